@@ -1,0 +1,68 @@
+"""A typed client for the p0f 3 passive OS fingerprinting daemon.
+
+::
+
+    from p0f import P0f, NoMatchError
+
+    client = P0f("/var/run/p0f.sock")
+    try:
+        answer = client.query("192.0.2.1")
+    except NoMatchError:
+        answer = None
+"""
+
+from __future__ import annotations
+
+from ._base import DEFAULT_TIMEOUT
+from ._codec import (
+    QUERY_MAGIC,
+    QUERY_SIZE,
+    RESPONSE_SIZE,
+    Address,
+    decode_response,
+    encode_query,
+    encode_response,
+    normalize_address,
+)
+from ._enums import BadSoftware, MatchQuality, Status
+from ._errors import (
+    BadQueryError,
+    InvalidAddressError,
+    NoMatchError,
+    P0fConnectionError,
+    P0fError,
+    P0fException,
+    P0fTimeoutError,
+    ProtocolError,
+)
+from ._models import RESPONSE_MAGIC, P0fResponse, RawResponse
+from ._sync import P0f
+
+__version__ = "2.0.0.dev0"
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "QUERY_MAGIC",
+    "QUERY_SIZE",
+    "RESPONSE_MAGIC",
+    "RESPONSE_SIZE",
+    "Address",
+    "BadQueryError",
+    "BadSoftware",
+    "InvalidAddressError",
+    "MatchQuality",
+    "NoMatchError",
+    "P0f",
+    "P0fConnectionError",
+    "P0fError",
+    "P0fException",
+    "P0fResponse",
+    "P0fTimeoutError",
+    "ProtocolError",
+    "RawResponse",
+    "Status",
+    "decode_response",
+    "encode_query",
+    "encode_response",
+    "normalize_address",
+]

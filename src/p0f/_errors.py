@@ -1,0 +1,55 @@
+"""Everything this library raises, under one root.
+
+::
+
+    P0fError                      (P0fException is the 2014 name for it)
+    ├── InvalidAddressError       also ValueError: bad input, nothing was sent
+    ├── BadQueryError             p0f answered "bad query" (status 0x00)
+    ├── NoMatchError              also KeyError: p0f has no data for the host
+    ├── ProtocolError             also ValueError: the answer broke the format
+    └── P0fConnectionError        also OSError: socket could not be used
+        └── P0fTimeoutError       also TimeoutError: no answer in time
+
+A caller that wants "anything went wrong with p0f" catches ``P0fError``.
+Code written for the 2014 client keeps working: it caught ``KeyError`` for
+"no data", ``ValueError`` for an answer with impossible values, and
+``P0fException`` for everything else.
+"""
+
+from __future__ import annotations
+
+
+class P0fError(Exception):
+    """Root of every exception this library raises on purpose."""
+
+
+P0fException = P0fError
+"""The 2014 client's name for :class:`P0fError`."""
+
+
+class InvalidAddressError(P0fError, ValueError):
+    """The address is not an IPv4 or IPv6 address; nothing was sent."""
+
+
+class BadQueryError(P0fError):
+    """The daemon said the query was malformed (status 0x00)."""
+
+
+class NoMatchError(P0fError, KeyError):
+    """The daemon has no data for this address (status 0x20)."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument with repr(); a message reads better.
+        return Exception.__str__(self)
+
+
+class ProtocolError(P0fError, ValueError):
+    """The daemon's answer does not follow the p0f 3 API format."""
+
+
+class P0fConnectionError(P0fError, OSError):
+    """The daemon's socket could not be reached, written or read."""
+
+
+class P0fTimeoutError(P0fConnectionError, TimeoutError):
+    """The daemon did not answer within the timeout."""

@@ -1,0 +1,343 @@
+"""The blocking client, :class:`P0f`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterable
+from typing import Final, Literal, overload
+
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
+from ._codec import (
+    QUERY_SIZE,
+    RESPONSE_SIZE,
+    Address,
+    Pipeline,
+    check_status,
+    encode_query,
+    parse,
+    parse_or_none,
+)
+from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
+from ._models import P0fResponse, RawResponse
+
+_RECV_SIZE: Final = 65536
+
+
+class _Deadline:
+    """A point in time a call must finish by; optionally pushed back on progress."""
+
+    __slots__ = ("_at", "_timeout")
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._at = time.monotonic() + timeout
+
+    def remaining(self) -> float:
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
+        return left
+
+    def progress(self) -> None:
+        self._at = time.monotonic() + self._timeout
+
+
+class _Dead(Exception):
+    """The daemon closed or reset the connection."""
+
+
+class _Connection:
+    """One socket to the daemon and the bookkeeping of what it owes."""
+
+    __slots__ = ("sock", "pipe", "outgoing", "sent", "received")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.pipe = Pipeline()
+        self.outgoing = bytearray()  # queued query bytes not yet written
+        self.sent = 0  # query bytes written in all
+        self.received = 0  # answer bytes read in all
+
+    def owed_bytes(self) -> int:
+        """Answer bytes the daemon will still write: one answer per whole query."""
+        return (self.sent // QUERY_SIZE) * RESPONSE_SIZE - self.received
+
+    def flush(self, deadline: _Deadline) -> None:
+        outgoing = self.outgoing
+        while outgoing:
+            self.sock.settimeout(deadline.remaining())
+            try:
+                n = self.sock.send(outgoing)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise _Dead(str(exc)) from exc
+            del outgoing[:n]
+            self.sent += n
+
+    def read(self, deadline: _Deadline) -> list[tuple[object, RawResponse]]:
+        """Wait for bytes and return the answers they complete (maybe none)."""
+        self.sock.settimeout(deadline.remaining())
+        try:
+            data = self.sock.recv(_RECV_SIZE)
+        except ConnectionResetError as exc:
+            raise _Dead(str(exc)) from exc
+        if not data:
+            raise _Dead("p0f closed the connection")
+        self.received += len(data)
+        return self.pipe.receive(data)
+
+    def settle(self, deadline: _Deadline) -> None:
+        """Finish what earlier, abandoned calls left: write, then read and drop."""
+        self.flush(deadline)
+        while self.pipe.owed:
+            self.read(deadline)
+
+    def run(self, queries: list[bytes], deadline: _Deadline, steady: bool) -> list[RawResponse]:
+        """Write the queries (at most two windows ahead) and read their answers."""
+        pipe = self.pipe
+        answers: list[RawResponse] = []
+        count = len(queries)
+        queued = 0
+        while len(answers) < count:
+            if queued < count and pipe.owed <= MANY_WINDOW:
+                batch = queries[queued : queued + MANY_WINDOW]
+                for query in batch:
+                    pipe.queue(query)
+                self.outgoing += b"".join(batch)
+                queued += len(batch)
+                self.flush(deadline)
+            got = self.read(deadline)
+            if got:
+                answers.extend(raw for _, raw in got)
+                if steady:
+                    deadline.progress()
+        return answers
+
+    def retire(self, grace: float) -> None:
+        """Close once every answer owed has been read; never before.
+
+        Whatever is not read within ``grace`` seconds is left to a background
+        thread: p0f dies of SIGPIPE if it writes to a closed connection.
+        """
+        sock = self.sock
+        try:
+            deadline = _Deadline(grace)
+            if self.outgoing:
+                self.flush(deadline)
+            while self.owed_bytes() > 0:
+                sock.settimeout(deadline.remaining())
+                data = sock.recv(_RECV_SIZE)
+                if not data:
+                    break
+                self.received += len(data)
+        except P0fTimeoutError:
+            _hand_to_drainer(sock, self.owed_bytes())
+            return
+        except (OSError, _Dead):
+            pass  # the daemon hung up or reset: nothing is owed any more
+        sock.close()
+
+
+_drainers_lock = threading.Lock()
+_drainers: set[threading.Thread] = set()
+
+
+def _drain_then_close(sock: socket.socket, owed: int) -> None:
+    try:
+        sock.settimeout(None)
+        while owed > 0:
+            data = sock.recv(_RECV_SIZE)
+            if not data:
+                break
+            owed -= len(data)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+        with _drainers_lock:
+            _drainers.discard(threading.current_thread())
+
+
+def _hand_to_drainer(sock: socket.socket, owed: int) -> None:
+    thread = threading.Thread(
+        target=_drain_then_close, args=(sock, owed), name="p0f-drainer", daemon=True
+    )
+    with _drainers_lock:
+        _drainers.add(thread)
+    thread.start()
+
+
+def pending_drainers() -> int:
+    """How many connections background threads are still draining."""
+    with _drainers_lock:
+        return len(_drainers)
+
+
+_clients: weakref.WeakSet[P0f] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class P0f(BaseClient):
+    """A blocking client for one p0f daemon, safe to share between threads.
+
+    It keeps one connection to the daemon, opened on first use and reused by
+    every call; calls from several threads take turns on it.  A call that
+    times out leaves its answer owed: the next call reads and drops it before
+    asking anything, so no call ever gets another call's answer.
+
+    ``timeout`` bounds each call: connecting, reading answers owed by earlier
+    calls, writing, and reading the answer (for :meth:`query_many`, waiting
+    for each next answer).
+    """
+
+    def __init__(
+        self, socket_path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> None:
+        super().__init__(socket_path, timeout=timeout)
+        self._lock = threading.Lock()
+        self._conn: _Connection | None = None
+        _clients.add(self)
+
+    def query(self, address: Address) -> P0fResponse:
+        """What p0f knows about ``address``.
+
+        Raises :class:`InvalidAddressError` (before any I/O),
+        :class:`NoMatchError` when p0f has no data, :class:`BadQueryError`,
+        :class:`ProtocolError`, :class:`P0fConnectionError` or
+        :class:`P0fTimeoutError`.
+        """
+        (raw,) = self._exchange([encode_query(address)], steady=False)
+        return parse(raw, address)
+
+    @overload
+    def get_info(
+        self, address: Address, return_raw_data: Literal[False] = False
+    ) -> P0fResponse: ...
+    @overload
+    def get_info(self, address: Address, return_raw_data: Literal[True]) -> RawResponse: ...
+    @overload
+    def get_info(
+        self, address: Address, return_raw_data: bool
+    ) -> P0fResponse | RawResponse: ...
+    def get_info(
+        self, address: Address, return_raw_data: bool = False
+    ) -> P0fResponse | RawResponse:
+        """The 2014 client's call: :meth:`query`, or the unparsed answer."""
+        (raw,) = self._exchange([encode_query(address)], steady=False)
+        return check_status(raw, address) if return_raw_data else parse(raw, address)
+
+    def query_many(self, addresses: Iterable[Address]) -> list[P0fResponse | None]:
+        """Ask about many addresses at once; one result per address, in order.
+
+        ``None`` stands for "no data".  Queries are written ahead of the
+        answers (pipelined), which is many times faster than one at a time.
+        Every address is checked before anything is sent.
+        """
+        addresses = list(addresses)
+        queries = [encode_query(address) for address in addresses]
+        if not queries:
+            return []
+        raws = self._exchange(queries, steady=True)
+        return [parse_or_none(raw, a) for raw, a in zip(raws, addresses)]
+
+    def close(self) -> None:
+        """Close the connection once every answer it is owed has been read.
+
+        Waits up to the larger of the timeout and one second; answers still
+        owed after that are read by a background thread, which then closes.
+        Calling ``close()`` again does nothing; a later query reconnects.
+        """
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.retire(max(CLOSE_GRACE, self._timeout))
+
+    def __enter__(self) -> P0f:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _forget_after_fork(self) -> None:
+        # The child shares the parent's socket, which the parent goes on
+        # using.  Leave the child's copy of the descriptor open (detach, do
+        # not close): were it the last one, closing could drop answers owed.
+        self._lock = threading.Lock()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.sock.detach()
+
+    def _connect(self, deadline: _Deadline) -> _Connection:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(deadline.remaining())
+            sock.connect(self._socket_path)
+        except TimeoutError as exc:
+            sock.close()
+            raise P0fTimeoutError(f"connecting to {self._socket_path}: timed out") from exc
+        except OSError as exc:
+            sock.close()
+            raise P0fConnectionError(
+                exc.errno, f"cannot connect to p0f at {self._socket_path}: {exc.strerror}"
+            ) from exc
+        except BaseException:
+            sock.close()
+            raise
+        return _Connection(sock)
+
+    def _exchange(self, queries: list[bytes], *, steady: bool) -> list[RawResponse]:
+        deadline = _Deadline(self._timeout)
+        if not self._lock.acquire(timeout=deadline.remaining()):
+            raise P0fTimeoutError(
+                f"the connection stayed busy with other threads for {self._timeout} s"
+            )
+        try:
+            return self._exchange_locked(queries, deadline, steady)
+        finally:
+            self._lock.release()
+
+    def _exchange_locked(
+        self, queries: list[bytes], deadline: _Deadline, steady: bool
+    ) -> list[RawResponse]:
+        while True:
+            conn = self._conn
+            fresh = conn is None
+            if conn is None:
+                conn = self._conn = self._connect(deadline)
+            start: int | None = None  # bytes read before this call's answers
+            try:
+                conn.settle(deadline)
+                start = conn.received
+                return conn.run(queries, deadline, steady)
+            except _Dead as exc:
+                # The daemon went away (restarted, say): nothing more is owed,
+                # so closing harms nobody.  A reused connection may just be
+                # stale, so try once more on a new one.
+                self._conn = None
+                conn.sock.close()
+                if fresh or (start is not None and conn.received != start):
+                    raise P0fConnectionError(f"p0f connection lost: {exc}") from None
+            except ProtocolError:
+                self._conn = None
+                conn.retire(max(CLOSE_GRACE, self._timeout))
+                raise
+            except TimeoutError as exc:
+                if isinstance(exc, P0fTimeoutError):
+                    raise
+                raise P0fTimeoutError(
+                    f"p0f did not answer within {self._timeout} s"
+                ) from None
+            except OSError as exc:
+                self._conn = None
+                conn.retire(max(CLOSE_GRACE, self._timeout))
+                raise P0fConnectionError(exc.errno, f"p0f connection failed: {exc}") from exc
