@@ -133,7 +133,7 @@ class _Connection:
                 if not data:
                     break
                 self.received += len(data)
-        except P0fTimeoutError:
+        except TimeoutError:  # the daemon's, or the socket's
             _hand_to_drainer(sock, self.owed_bytes())
             return
         except (OSError, _Dead):

@@ -1,0 +1,48 @@
+"""Hypothesis strategies for the p0f wire format, in one place."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import strategies as st
+
+from p0f import RESPONSE_MAGIC, RawResponse, Status
+
+u32 = st.integers(min_value=0, max_value=2**32 - 1)
+i16 = st.integers(min_value=-(2**15), max_value=2**15 - 1)
+
+#: Strings a p0f field can carry: Latin-1, no NUL, at most 32 bytes.
+field_text = st.text(
+    alphabet=st.characters(min_codepoint=1, max_codepoint=255), max_size=32
+)
+
+ipv4 = st.builds(ipaddress.IPv4Address, st.integers(0, 2**32 - 1))
+ipv6 = st.builds(ipaddress.IPv6Address, st.integers(0, 2**128 - 1)).filter(
+    lambda a: a.ipv4_mapped is None
+)
+addresses = st.one_of(ipv4, ipv6)
+
+
+def raw_responses(status: st.SearchStrategy[int] | None = None) -> st.SearchStrategy[RawResponse]:
+    """Any answer the format can carry with valid enums (OK status by default)."""
+    return st.builds(
+        RawResponse,
+        magic=st.just(RESPONSE_MAGIC),
+        status=status if status is not None else st.just(int(Status.OK)),
+        first_seen=u32,
+        last_seen=u32,
+        total_conn=u32,
+        uptime_min=u32,
+        up_mod_days=u32,
+        last_nat=u32,
+        last_chg=u32,
+        distance=i16,
+        bad_sw=st.integers(0, 2),
+        os_match_q=st.integers(0, 3),
+        os_name=field_text,
+        os_flavor=field_text,
+        http_name=field_text,
+        http_flavor=field_text,
+        link_type=field_text,
+        language=field_text,
+    )
