@@ -38,6 +38,7 @@ Address: TypeAlias = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 """What the library accepts as a host address."""
 
 _STRING_SIZE: Final = 32
+_MAX_DAYS: Final = 999_999_999  # datetime.timedelta's limit
 _FIRST_STRING: Final = 12  # index of os_name in the unpacked tuple
 
 
@@ -110,8 +111,9 @@ def decode_response(data: bytes) -> RawResponse:
     """Decode one 232-byte answer into a :class:`RawResponse`.
 
     Checks the length, the magic, the status and the ranges of ``bad_sw``
-    (0..2) and ``os_match_q`` (0..3), raising :class:`ProtocolError` for any
-    violation.  A "bad query" answer may carry magic 0 (some p0f builds
+    (0..2), ``os_match_q`` (0..3) and ``up_mod_days`` (what a
+    :class:`~datetime.timedelta` holds), raising :class:`ProtocolError` for
+    any violation.  A "bad query" answer may carry magic 0 (some p0f builds
     never set it on that path); any other wrong magic is an error.
     """
     if len(data) != RESPONSE_SIZE:
@@ -128,6 +130,8 @@ def decode_response(data: bytes) -> RawResponse:
         raise ProtocolError(f"answer has bad_sw {values[10]}, expected 0..2")
     if values[11] > 3:
         raise ProtocolError(f"answer has os_match_q {values[11]}, expected 0..3")
+    if values[6] > _MAX_DAYS:
+        raise ProtocolError(f"answer has up_mod_days {values[6]}, beyond any clock")
     return RawResponse._from_fields(
         (*values[:_FIRST_STRING], *map(_text, values[_FIRST_STRING:]))
     )

@@ -110,6 +110,11 @@ class RawResponse:
 _RAW_NAMES: Final = tuple(a.name for a in attrs.fields(RawResponse))
 
 
+# p0f 3.09b sends -1 for "unknown distance", or 255 when the host's entry
+# holds -1 in a byte (a host seen only through its HTTP traffic, say).
+_NO_DISTANCE: Final = (-1, 255)
+
+
 def _moment(value: int) -> _dt.datetime | None:
     return None if value == 0 else _EPOCH + _dt.timedelta(seconds=value)
 
@@ -136,7 +141,8 @@ class P0fResponse:
     last_nat: _dt.datetime | None
     #: When p0f last saw the host's OS change (multiboot, address reuse), or ``None``.
     last_chg: _dt.datetime | None
-    #: Network hops to the host, derived from TTL, or ``None`` when unknown.
+    #: Network hops to the host, derived from TTL, or ``None`` when unknown
+    #: (p0f sends -1, or 255, for that).
     distance: int | None
     #: Whether the User-Agent or Server header lies about the software.
     bad_sw: BadSoftware
@@ -179,7 +185,7 @@ class P0fResponse:
                 "up_mod_days": _dt.timedelta(days=up_mod_days) if up_mod_days else None,
                 "last_nat": _moment(raw.last_nat),
                 "last_chg": _moment(raw.last_chg),
-                "distance": None if distance == -1 else distance,
+                "distance": None if distance in _NO_DISTANCE else distance,
                 "bad_sw": BadSoftware(raw.bad_sw),
                 "os_match_q": MatchQuality(raw.os_match_q),
                 "os_name": raw.os_name or None,

@@ -1,0 +1,232 @@
+"""The parsed record follows the 2014 client's rules; records behave as promised."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import attrs
+import pytest
+from hypothesis import given
+
+from p0f import BadSoftware, MatchQuality, P0fResponse, RawResponse
+from p0f.converters import make_json_converter, make_parsing_converter, make_raw_converter
+from p0f.testing import sample_response
+
+from .strategies import raw_responses
+
+UTC = dt.timezone.utc
+T = 1_700_000_000  # 2023-11-14 22:13:20 UTC
+T_DT = dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+
+
+def parsed(**wire: int | str) -> P0fResponse:
+    return P0fResponse.from_raw(sample_response(**wire))
+
+
+# One case per rule of the seed README: (wire field and value, parsed name, parsed value).
+SEED_RULES: list[tuple[str, int | str, str, object]] = [
+    ("first_seen", T, "first_seen", T_DT),
+    ("last_seen", T, "last_seen", T_DT),
+    ("total_conn", 7, "total_conn", 7),
+    ("uptime_min", 90, "uptime", dt.timedelta(minutes=90)),
+    ("uptime_min", 90, "uptime_min", 90),
+    ("uptime_min", 90, "uptime_sec", 5400),
+    ("uptime_min", 0, "uptime", None),
+    ("uptime_min", 0, "uptime_min", None),
+    ("uptime_min", 0, "uptime_sec", None),
+    ("up_mod_days", 49, "up_mod_days", dt.timedelta(days=49)),
+    ("up_mod_days", 0, "up_mod_days", None),
+    ("last_nat", T, "last_nat", T_DT),
+    ("last_nat", 0, "last_nat", None),
+    ("last_chg", T, "last_chg", T_DT),
+    ("last_chg", 0, "last_chg", None),
+    ("distance", 8, "distance", 8),
+    ("distance", 0, "distance", 0),
+    ("distance", -1, "distance", None),
+    ("distance", 255, "distance", None),
+    ("distance", 254, "distance", 254),
+    ("bad_sw", 0, "bad_sw", BadSoftware.NONE),
+    ("bad_sw", 1, "bad_sw", BadSoftware.OS_MISMATCH),
+    ("bad_sw", 2, "bad_sw", BadSoftware.FAKE),
+    ("os_match_q", 0, "os_match_q", MatchQuality.NORMAL),
+    ("os_match_q", 1, "os_match_q", MatchQuality.FUZZY),
+    ("os_match_q", 2, "os_match_q", MatchQuality.GENERIC),
+    ("os_match_q", 3, "os_match_q", MatchQuality.FUZZY_GENERIC),
+    ("os_name", "Windows", "os_name", "Windows"),
+    ("os_name", "", "os_name", None),
+    ("os_flavor", "", "os_flavor", None),
+    ("http_name", "Firefox", "http_name", "Firefox"),
+    ("http_name", "", "http_name", None),
+    ("http_flavor", "", "http_flavor", None),
+    ("link_type", "DSL", "link_type", "DSL"),
+    ("link_type", "", "link_type", None),
+    ("language", "German", "language", "German"),
+    ("language", "", "language", None),
+]
+
+
+@pytest.mark.parametrize(("wire", "value", "name", "expected"), SEED_RULES)
+def test_seed_parsing_rule(wire: str, value: int | str, name: str, expected: object) -> None:
+    response = parsed(**{wire: value})
+    assert response[name] == expected
+    assert getattr(response, name) == expected
+    if isinstance(expected, dt.datetime):
+        assert response[name].tzinfo is UTC  # type: ignore[attr-defined]  # object from str key
+
+
+def test_enum_types_and_truthiness() -> None:
+    response = parsed(bad_sw=0, os_match_q=0)
+    assert type(response.bad_sw) is BadSoftware
+    assert type(response.os_match_q) is MatchQuality
+    assert not response.bad_sw and not response.os_match_q
+    assert parsed(bad_sw=2).bad_sw
+
+
+@pytest.mark.parametrize(
+    ("quality", "fuzzy", "generic"),
+    [
+        (MatchQuality.NORMAL, False, False),
+        (MatchQuality.FUZZY, True, False),
+        (MatchQuality.GENERIC, False, True),
+        (MatchQuality.FUZZY_GENERIC, True, True),
+    ],
+)
+def test_match_quality_helpers(quality: MatchQuality, fuzzy: bool, generic: bool) -> None:
+    assert (quality.is_fuzzy, quality.is_generic) == (fuzzy, generic)
+
+
+def test_records_are_frozen() -> None:
+    raw = sample_response()
+    response = P0fResponse.from_raw(raw)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        raw.os_name = "x"  # type: ignore[misc]  # frozen on purpose
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        response.os_name = "x"  # type: ignore[misc]  # frozen on purpose
+
+
+def test_item_access_like_the_2014_dicts() -> None:
+    raw = sample_response(os_name="Linux", total_conn=4)
+    response = P0fResponse.from_raw(raw)
+    assert raw["os_name"] == "Linux" and raw["total_conn"] == 4
+    assert response["raw"] is raw
+    for record in (raw, response):
+        with pytest.raises(KeyError):
+            record["no_such_field"]
+        with pytest.raises(KeyError):
+            record["__dict__"]
+
+
+def test_raw_is_kept_and_equal_to_the_inverse() -> None:
+    raw = sample_response(distance=-1, uptime_min=61, up_mod_days=24, os_flavor="")
+    response = P0fResponse.from_raw(raw)
+    assert response.raw is raw
+    assert response.to_raw() == raw
+
+
+def test_parsed_record_built_by_hand_derives_raw() -> None:
+    response = P0fResponse(
+        first_seen=T_DT,
+        last_seen=T_DT,
+        total_conn=1,
+        uptime=None,
+        up_mod_days=None,
+        last_nat=None,
+        last_chg=None,
+        distance=None,
+        bad_sw=BadSoftware.NONE,
+        os_match_q=MatchQuality.GENERIC,
+        os_name="Linux",
+        os_flavor=None,
+        http_name=None,
+        http_flavor=None,
+        link_type=None,
+        language=None,
+    )
+    assert response.raw.first_seen == T
+    assert response.raw.distance == -1
+    assert response.raw.os_match_q == 2
+    assert P0fResponse.from_raw(response.raw) == response
+
+
+@given(raw_responses())
+def test_parse_then_unparse_is_identity(raw: RawResponse) -> None:
+    # 255 is p0f's other spelling of "unknown distance"; -1 is the usual one.
+    expected = attrs.evolve(raw, distance=-1) if raw.distance == 255 else raw
+    assert P0fResponse.from_raw(raw).to_raw() == expected
+
+
+@given(raw_responses())
+def test_json_converter_round_trips_through_json_text(raw: RawResponse) -> None:
+    converter = make_json_converter()
+    response = P0fResponse.from_raw(raw)
+    text = json.dumps(converter.unstructure(response))
+    assert converter.structure(json.loads(text), P0fResponse) == response
+
+
+def test_json_shape() -> None:
+    converter = make_json_converter()
+    data = converter.unstructure(
+        parsed(
+            first_seen=T,
+            last_seen=T + 60,
+            uptime_min=90,
+            up_mod_days=49,
+            last_nat=0,
+            distance=-1,
+            bad_sw=1,
+            os_match_q=2,
+            language="",
+        )
+    )
+    assert data["first_seen"] == "2023-11-14T22:13:20Z"
+    assert data["last_seen"] == "2023-11-14T22:14:20Z"
+    assert data["uptime"] == 5400
+    assert data["up_mod_days"] == 49 * 86400
+    assert data["last_nat"] is None
+    assert data["distance"] is None
+    assert data["bad_sw"] == "OS_MISMATCH"
+    assert data["os_match_q"] == "GENERIC"
+    assert data["language"] is None
+    assert "raw" not in data
+
+
+@pytest.mark.parametrize(
+    ("key", "bad"),
+    [
+        ("bad_sw", "SOMETIMES"),
+        ("bad_sw", 1),
+        ("first_seen", "2023-11-14T22:13:20"),  # no offset: ambiguous
+        ("uptime", 1.5),
+        ("unexpected", 1),
+    ],
+)
+def test_json_converter_rejects_bad_input(key: str, bad: object) -> None:
+    converter = make_json_converter()
+    data = converter.unstructure(parsed())
+    data[key] = bad
+    with pytest.raises(Exception) as info:
+        converter.structure(data, P0fResponse)
+    assert isinstance(info.value, (ValueError, TypeError, KeyError)) or hasattr(
+        info.value, "exceptions"
+    )
+
+
+@given(raw_responses())
+def test_raw_and_parsing_converters(raw: RawResponse) -> None:
+    raw_conv = make_raw_converter()
+    data = raw_conv.unstructure(raw)
+    assert isinstance(data, dict) and data["os_name"] == raw.os_name
+    assert raw_conv.structure(data, RawResponse) == raw
+    parsing = make_parsing_converter()
+    assert parsing.structure(raw, P0fResponse) == P0fResponse.from_raw(raw)
+    assert parsing.structure(data, P0fResponse) == P0fResponse.from_raw(raw)
+
+
+def test_converters_are_private_instances() -> None:
+    assert make_json_converter() is not make_json_converter()
+    import cattrs
+
+    before = cattrs.global_converter.unstructure(T_DT)
+    make_json_converter()
+    assert cattrs.global_converter.unstructure(T_DT) == before
