@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 import sys
+from typing import Any
 
 import attrs
 import pytest
@@ -206,7 +207,7 @@ def test_non_ascii_bytes_decode_as_latin1_and_round_trip() -> None:
     ],
 )
 def test_encode_response_rejects_what_the_format_cannot_carry(
-    changes: dict[str, object],
+    changes: dict[str, Any],
 ) -> None:
     with pytest.raises(ValueError):
         encode_response(attrs.evolve(sample_response(), **changes))

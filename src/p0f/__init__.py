@@ -41,14 +41,10 @@ from ._sync import P0f
 __version__ = "2.0.0.dev0"
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
-    "QUERY_MAGIC",
-    "QUERY_SIZE",
-    "RESPONSE_MAGIC",
-    "RESPONSE_SIZE",
     "Address",
     "BadQueryError",
     "BadSoftware",
+    "DEFAULT_TIMEOUT",
     "InvalidAddressError",
     "MatchQuality",
     "NoMatchError",
@@ -59,6 +55,10 @@ __all__ = [
     "P0fResponse",
     "P0fTimeoutError",
     "ProtocolError",
+    "QUERY_MAGIC",
+    "QUERY_SIZE",
+    "RESPONSE_MAGIC",
+    "RESPONSE_SIZE",
     "RawResponse",
     "Status",
     "decode_response",

@@ -53,10 +53,11 @@ class _Dead(Exception):
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = ("sock", "pipe", "outgoing", "sent", "received")
+    __slots__ = ("sock", "pipe", "outgoing", "sent", "received", "handed_off")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.handed_off = False
         self.pipe = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
         self.sent = 0  # query bytes written in all
@@ -134,11 +135,27 @@ class _Connection:
                     break
                 self.received += len(data)
         except TimeoutError:  # the daemon's, or the socket's
+            self.handed_off = True
             _hand_to_drainer(sock, self.owed_bytes())
             return
         except (OSError, _Dead):
             pass  # the daemon hung up or reset: nothing is owed any more
         sock.close()
+
+
+    def __del__(self) -> None:
+        # A client dropped without close(): the socket must not simply be
+        # closed while p0f still owes answers on it.
+        if self.handed_off or self.sock.fileno() < 0:
+            return
+        try:
+            if self.owed_bytes() > 0:
+                self.handed_off = True
+                _hand_to_drainer(self.sock, self.owed_bytes())
+            else:
+                self.sock.close()
+        except Exception:  # noqa: BLE001 - nothing may escape a finalizer
+            pass
 
 
 _drainers_lock = threading.Lock()

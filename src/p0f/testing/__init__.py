@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -57,8 +57,9 @@ class FakeP0fError(AssertionError):
     """The fake daemon failed, or saw what would have killed the real one."""
 
 
-def sample_response(**fields: int | str) -> RawResponse:
-    """An OK answer about a plausible Linux host; ``fields`` override values."""
+def sample_response(**fields: Any) -> RawResponse:
+    """An OK answer about a plausible Linux host; ``fields`` override values
+    (by :func:`attrs.evolve`, so an unknown name is a :class:`TypeError`)."""
     now = int(time.time())
     base = attrs.evolve(
         no_match_response(Status.OK),

@@ -1,0 +1,482 @@
+"""The blocking client against the fake daemon: answers, faults, threads."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import threading
+import time
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from p0f import (
+    BadQueryError,
+    InvalidAddressError,
+    NoMatchError,
+    P0f,
+    P0fConnectionError,
+    P0fError,
+    P0fException,
+    P0fResponse,
+    P0fTimeoutError,
+    ProtocolError,
+    RawResponse,
+    encode_query,
+)
+from p0f._sync import pending_drainers
+from p0f.testing import FakeP0f, Fault, sample_response
+
+from .strategies import addresses, raw_responses
+
+
+def host_response(n: int) -> RawResponse:
+    """An answer that names the host it is about (in total_conn and os_flavor)."""
+    return sample_response(total_conn=n, os_flavor=f"host {n}")
+
+
+def wait_until(condition: object, seconds: float = 5.0) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if callable(condition) and condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+# -- answers --------------------------------------------------------------
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=raw_responses(), address=addresses)
+def test_any_answer_comes_back_equal(
+    fake_p0f: FakeP0f,
+    p0f_client: P0f,
+    raw: RawResponse,
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    fake_p0f.add_host(address, raw)
+    assert p0f_client.get_info(address, True) == raw
+    assert p0f_client.query(str(address)) == P0fResponse.from_raw(raw)
+    assert p0f_client.query(address).raw == raw
+
+
+def test_query_ipv4_ipv6_and_mapped(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("2001:db8::1", host_response(2))
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    assert p0f_client.query("::ffff:192.0.2.1").total_conn == 1
+    assert p0f_client.query("2001:db8::1").total_conn == 2
+    assert p0f_client.query(ipaddress.IPv6Address("2001:db8::1")).total_conn == 2
+    sent = [address for _, address in fake_p0f.queries]
+    assert sent == [
+        ipaddress.IPv4Address("192.0.2.1"),
+        ipaddress.IPv4Address("192.0.2.1"),
+        ipaddress.IPv6Address("2001:db8::1"),
+        ipaddress.IPv6Address("2001:db8::1"),
+    ]
+
+
+def test_no_match_is_a_key_error(p0f_client: P0f) -> None:
+    with pytest.raises(NoMatchError) as info:
+        p0f_client.query("192.0.2.99")
+    assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, P0fException)
+    assert "192.0.2.99" in str(info.value)
+    with pytest.raises(KeyError):
+        p0f_client.get_info("192.0.2.99", True)
+
+
+def test_bad_query_status(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", sample_response(status=0))
+    with pytest.raises(BadQueryError):
+        p0f_client.query("192.0.2.1")
+
+
+def test_invalid_address_sends_nothing(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    with pytest.raises(InvalidAddressError):
+        p0f_client.query("192.0.2")
+    with pytest.raises(InvalidAddressError):
+        p0f_client.query_many(["192.0.2.1", "nonsense"])
+    assert fake_p0f.queries == []
+    assert fake_p0f.connections_served == 0
+
+
+def test_query_many_in_order_with_none_for_no_match(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    for n in range(0, 3000, 2):
+        fake_p0f.add_host(ipaddress.IPv4Address(0x0A000000 + n), host_response(n))
+    addresses = [ipaddress.IPv4Address(0x0A000000 + n) for n in range(3000)]
+    results = p0f_client.query_many(addresses)
+    assert len(results) == 3000
+    for n, result in enumerate(results):
+        if n % 2:
+            assert result is None
+        else:
+            assert result is not None and result.total_conn == n
+    assert p0f_client.query_many([]) == []
+    assert fake_p0f.connections_served == 1
+
+
+def test_one_connection_is_reused(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1")
+    for _ in range(50):
+        p0f_client.query("192.0.2.1")
+    assert fake_p0f.connections_served == 1
+
+
+# -- never another host's answer --------------------------------------------
+
+
+def test_stale_answer_is_drained_not_returned(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("192.0.2.2", host_response(2))
+    client = P0f(fake_p0f.socket_path, timeout=0.3)
+    fake_p0f.inject(Fault(delay=0.45), address="192.0.2.1")
+    started = time.monotonic()
+    with pytest.raises(P0fTimeoutError) as info:
+        client.query("192.0.2.1")
+    assert 0.25 < time.monotonic() - started < 1.0
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, OSError)
+    # The late answer about .1 arrives while we ask about .2: we get .2's.
+    assert client.query("192.0.2.2").total_conn == 2
+    assert client.query("192.0.2.1").total_conn == 1
+    assert fake_p0f.connections_served == 1
+    client.close()
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+
+
+def test_stalled_daemon_times_out_again_rather_than_answering_wrongly(
+    fake_p0f: FakeP0f,
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("192.0.2.2", host_response(2))
+    client = P0f(fake_p0f.socket_path, timeout=0.2)
+    fake_p0f.inject(Fault(delay=0.9), address="192.0.2.1")
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.2")  # still owed the first answer: nothing sent
+    assert len(fake_p0f.queries) == 1
+    time.sleep(0.8)
+    assert client.query("192.0.2.2").total_conn == 2
+    client.close()
+
+
+def test_partial_answer_then_timeout(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("192.0.2.2", host_response(2))
+    client = P0f(fake_p0f.socket_path, timeout=0.3)
+    fake_p0f.inject(Fault(trickle=0.004), address="192.0.2.1")  # ~0.9 s for 232 bytes
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    time.sleep(0.7)
+    assert client.query("192.0.2.2").total_conn == 2
+    client.close()
+
+
+def test_trickled_bytes_are_assembled(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(trickle=0.0005))
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+
+
+# -- faults ------------------------------------------------------------------
+
+
+def test_wrong_magic_is_a_protocol_error_and_the_next_query_works(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    spoiled = attrs.evolve(host_response(1), magic=0x12345678).to_bytes()
+    fake_p0f.inject(Fault(payload=spoiled))
+    with pytest.raises(ProtocolError, match="magic"):
+        p0f_client.query("192.0.2.1")
+    assert isinstance(ProtocolError("x"), ValueError)
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    assert fake_p0f.connections_served == 2
+
+
+def test_too_long_answer_is_a_protocol_error(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(payload=host_response(1).to_bytes() + b"\0" * 8))
+    with pytest.raises(ProtocolError):
+        p0f_client.query("192.0.2.1")
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+
+
+def test_truncated_answer_then_close(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(truncate=100))
+    with pytest.raises(P0fConnectionError) as info:
+        p0f_client.query("192.0.2.1")
+    assert not isinstance(info.value, P0fTimeoutError)
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+
+
+def test_truncated_answer_then_hang(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=0.2)
+    fake_p0f.inject(Fault(truncate=100, hang=True))
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    client.close()  # the fake never answers: a drainer keeps the socket
+    assert pending_drainers() == 1
+    fake_p0f.drop_connections()
+    wait_until(lambda: pending_drainers() == 0)
+
+
+def test_client_dropped_with_answers_owed_does_not_close_early(
+    fake_p0f: FakeP0f,
+) -> None:
+    import gc
+
+    fake_p0f.add_host("192.0.2.1")
+    client = P0f(fake_p0f.socket_path, timeout=0.1)
+    fake_p0f.inject(Fault(delay=0.4))
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    del client
+    gc.collect()
+    assert pending_drainers() == 1
+    wait_until(lambda: pending_drainers() == 0)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+
+
+def test_connection_refused_and_missing_socket(tmp_path: object) -> None:
+    missing = P0f("/nonexistent/p0f.sock", timeout=0.2)
+    with pytest.raises(P0fConnectionError) as info:
+        missing.query("192.0.2.1")
+    assert isinstance(info.value, OSError) and isinstance(info.value, P0fError)
+    with FakeP0f() as fake:
+        fake.add_host("192.0.2.1", host_response(1))
+        client = P0f(fake.socket_path, timeout=0.2)
+        fake.refuse_connections()
+        with pytest.raises(P0fConnectionError, match="cannot connect"):
+            client.query("192.0.2.1")
+        fake.accept_connections()
+        assert client.query("192.0.2.1").total_conn == 1
+        client.close()
+
+
+def test_daemon_restart_is_survived(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    fake_p0f.restart()
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    assert fake_p0f.connections_served == 2
+
+
+def test_connection_dropped_mid_batch_fails_that_call_only(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("192.0.2.5", host_response(5))
+    batch = ["192.0.2.1"] * 4 + ["192.0.2.5"] + ["192.0.2.1"] * 5
+    p0f_client.query("192.0.2.1")
+    fake_p0f.inject(Fault(close=True, delay=0.05), address="192.0.2.5")
+    with pytest.raises(P0fConnectionError, match="lost"):
+        p0f_client.query_many(batch)
+    results = p0f_client.query_many(batch)
+    assert [r.total_conn if r else None for r in results] == [1] * 4 + [5] + [1] * 5
+
+
+def test_connection_dropped_before_any_answer_is_retried_once(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    p0f_client.query("192.0.2.1")
+    fake_p0f.inject(Fault(close=True))
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    assert fake_p0f.connections_served == 2
+    fake_p0f.inject(Fault(close=True), count=2)
+    with pytest.raises(P0fConnectionError):
+        p0f_client.query("192.0.2.1")
+
+
+def test_connection_cap_gives_timeout_then_works(tmp_path: object) -> None:
+    with FakeP0f(max_connections=2) as fake:
+        fake.add_host("192.0.2.1", host_response(1))
+        first, second = P0f(fake.socket_path), P0f(fake.socket_path)
+        first.query("192.0.2.1")
+        second.query("192.0.2.1")
+        third = P0f(fake.socket_path, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(P0fTimeoutError):
+            third.query("192.0.2.1")
+        assert time.monotonic() - started < 1.0
+        first.close()
+        assert P0f(fake.socket_path).timeout == 1.0
+        assert third.query("192.0.2.1").total_conn == 1
+        second.close()
+        third.close()
+
+
+# -- closing -------------------------------------------------------------------
+
+
+def test_close_is_idempotent_and_client_reconnects(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    p0f_client.query("192.0.2.1")
+    p0f_client.close()
+    p0f_client.close()
+    wait_until(lambda: fake_p0f.connection_count == 0)
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    assert fake_p0f.connections_served == 2
+
+
+def test_context_manager_closes(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1")
+    with P0f(fake_p0f.socket_path) as client:
+        client.query("192.0.2.1")
+        assert fake_p0f.connection_count == 1
+    wait_until(lambda: fake_p0f.connection_count == 0)
+
+
+def test_close_waits_for_owed_answers(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1")
+    client = P0f(fake_p0f.socket_path, timeout=0.1)
+    fake_p0f.inject(Fault(delay=0.5))
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    started = time.monotonic()
+    client.close()
+    assert 0.3 < time.monotonic() - started < 1.5
+    assert pending_drainers() == 0
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+
+
+def test_close_hands_a_stalled_connection_to_a_drainer(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1")
+    client = P0f(fake_p0f.socket_path, timeout=0.1)
+    fake_p0f.inject(Fault(delay=1.6))
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    started = time.monotonic()
+    client.close()
+    assert 0.9 < time.monotonic() - started < 1.4  # the one-second bound
+    assert pending_drainers() == 1
+    wait_until(lambda: pending_drainers() == 0)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+
+
+def test_the_fake_records_a_careless_client(fake_p0f: FakeP0f) -> None:
+    # What the 2014 client did after a timeout: close with the answer owed.
+    fake_p0f.add_host("192.0.2.1")
+    fake_p0f.inject(Fault(delay=0.2))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(fake_p0f.socket_path)
+    sock.sendall(encode_query("192.0.2.1"))
+    time.sleep(0.05)
+    sock.close()
+    wait_until(lambda: bool(fake_p0f.harm))
+    fake_p0f.harm.clear()  # seen; do not fail the fixture's teardown
+
+
+# -- threads -----------------------------------------------------------------
+
+
+def test_threads_share_one_client(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    hosts = 64
+    for n in range(hosts):
+        fake_p0f.add_host(f"10.1.0.{n}", host_response(n))
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        for i in range(2000):
+            n = (seed * 7 + i) % hosts
+            got = p0f_client.query(f"10.1.0.{n}")
+            if got.total_conn != n or got.os_flavor != f"host {n}":
+                errors.append(f"asked {n}, got {got.total_conn}")
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(fake_p0f.queries) == 16000
+    assert fake_p0f.connections_served == 1
+
+
+def test_threads_with_timeouts_never_get_wrong_answers(fake_p0f: FakeP0f) -> None:
+    hosts = 16
+    for n in range(hosts):
+        fake_p0f.add_host(f"10.2.0.{n}", host_response(n))
+    client = P0f(fake_p0f.socket_path, timeout=0.05)
+    for n in range(0, hosts, 4):
+        fake_p0f.inject(Fault(delay=0.08), address=f"10.2.0.{n}", count=3)
+    wrong: list[str] = []
+    answered = 0
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        nonlocal answered
+        for i in range(150):
+            n = (seed + i) % hosts
+            try:
+                got = client.query(f"10.2.0.{n}")
+            except P0fTimeoutError:
+                continue
+            with lock:
+                answered += 1
+                if got.total_conn != n:
+                    wrong.append(f"asked {n}, got {got.total_conn}")
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+    assert wrong == []
+    assert answered > 300
+
+
+def test_forked_child_gets_its_own_connection(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    p0f_client.query("192.0.2.1")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        try:
+            ok = p0f_client.query("192.0.2.1").total_conn == 1
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    assert fake_p0f.connections_served == 2
+
+
+# -- arguments ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("inf"), float("nan")])
+def test_bad_timeouts(timeout: float) -> None:
+    with pytest.raises(ValueError):
+        P0f("/tmp/x.sock", timeout=timeout)
+
+
+def test_bad_timeout_type_and_path() -> None:
+    with pytest.raises(TypeError):
+        P0f("/tmp/x.sock", timeout="1")  # type: ignore[arg-type]  # wrong on purpose
+    with pytest.raises(ValueError):
+        P0f("")
+
+
+def test_repr_and_properties() -> None:
+    client = P0f("/run/p0f.sock", timeout=0.5)
+    assert repr(client) == "P0f('/run/p0f.sock', timeout=0.5)"
+    assert client.socket_path == "/run/p0f.sock"
+    assert client.timeout == 0.5

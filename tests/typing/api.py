@@ -1,0 +1,68 @@
+"""What users' code sees: checked by mypy, never run by pytest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from typing import assert_type
+
+import p0f
+from p0f import (
+    BadSoftware,
+    MatchQuality,
+    NoMatchError,
+    P0f,
+    P0fError,
+    P0fException,
+    P0fResponse,
+    RawResponse,
+)
+
+
+def sync_api(client: P0f, flag: bool) -> None:
+    answer = client.query("192.0.2.1")
+    assert_type(answer, P0fResponse)
+    assert_type(client.query(ipaddress.IPv6Address("::1")), P0fResponse)
+    assert_type(client.get_info("192.0.2.1"), P0fResponse)
+    assert_type(client.get_info("192.0.2.1", False), P0fResponse)
+    assert_type(client.get_info("192.0.2.1", True), RawResponse)
+    assert_type(client.get_info("192.0.2.1", return_raw_data=True), RawResponse)
+    assert_type(client.get_info("192.0.2.1", flag), P0fResponse | RawResponse)
+    assert_type(client.query_many(["192.0.2.1"]), list[P0fResponse | None])
+    with P0f("/run/p0f.sock", timeout=0.5) as scoped:
+        assert_type(scoped, P0f)
+
+
+def records(answer: P0fResponse) -> None:
+    assert_type(answer.raw, RawResponse)
+    assert_type(answer.first_seen, dt.datetime)
+    assert_type(answer.last_nat, dt.datetime | None)
+    assert_type(answer.uptime, dt.timedelta | None)
+    assert_type(answer.uptime_min, int | None)
+    assert_type(answer.uptime_sec, int | None)
+    assert_type(answer.distance, int | None)
+    assert_type(answer.os_name, str | None)
+    assert_type(answer.bad_sw, BadSoftware)
+    assert_type(answer.os_match_q, MatchQuality)
+    assert_type(answer.os_match_q.is_fuzzy, bool)
+    assert_type(answer.os_match_q.is_generic, bool)
+    assert_type(answer["first_seen"], dt.datetime)
+    assert_type(answer["os_name"], str | None)
+    assert_type(answer["bad_sw"], BadSoftware)
+    assert_type(answer.raw.os_name, str)
+    assert_type(answer.raw.distance, int)
+    assert_type(answer.raw["os_name"], str)
+    assert_type(answer.raw["last_seen"], int)
+
+
+def errors() -> None:
+    try:
+        P0f("/run/p0f.sock").query("192.0.2.1")
+    except NoMatchError as exc:
+        assert_type(exc, NoMatchError)
+        key_error: KeyError = exc
+        root: P0fError = exc
+        del key_error, root
+    assert_type(P0fException, type[P0fError])
+    assert_type(p0f.encode_query("192.0.2.1"), bytes)
+    assert_type(p0f.decode_response(b""), RawResponse)
