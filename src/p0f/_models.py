@@ -160,9 +160,11 @@ class P0fResponse:
     link_type: str | None
     #: The system's language, e.g. ``"German"``.
     language: str | None
-    #: The answer exactly as it came off the wire.
+    #: The answer exactly as it came off the wire.  Not compared: two answers
+    #: that parse alike are equal (p0f spells "unknown distance" two ways).
     raw: RawResponse = attrs.field(
         repr=False,
+        eq=False,
         default=attrs.Factory(lambda self: self.to_raw(), takes_self=True),
     )
 
