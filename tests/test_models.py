@@ -9,7 +9,7 @@ import attrs
 import pytest
 from hypothesis import given
 
-from p0f import BadSoftware, MatchQuality, P0fResponse, RawResponse
+from p0f import BadSoftware, MatchQuality, P0fResponse, RawResponse, decode_response
 from p0f.converters import make_json_converter, make_parsing_converter, make_raw_converter
 from p0f.testing import sample_response
 
@@ -230,3 +230,86 @@ def test_converters_are_private_instances() -> None:
     before = cattrs.global_converter.unstructure(T_DT)
     make_json_converter()
     assert cattrs.global_converter.unstructure(T_DT) == before
+
+
+# -- lazily built records behave like eagerly built ones ----------------------
+
+
+def lazy_and_eager(**wire: int | str) -> tuple[RawResponse, RawResponse]:
+    eager = sample_response(**wire)
+    return decode_response(eager.to_bytes()), eager
+
+
+def test_lazy_raw_equals_eager_in_every_way() -> None:
+    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
+    assert hash(lazy) == hash(eager)
+    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
+    assert lazy == eager and eager == lazy
+    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
+    assert repr(lazy) == repr(eager)
+    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
+    assert attrs.asdict(lazy) == attrs.asdict(eager)
+    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
+    assert lazy["os_name"] == "Windows"
+    assert vars(lazy) == vars(eager)
+    with pytest.raises(AttributeError, match="no_such"):
+        getattr(lazy, "no_such")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        lazy.os_name = "x"  # type: ignore[misc]  # frozen on purpose
+
+
+def test_lazy_parsed_equals_eager_in_every_way() -> None:
+    raw = sample_response(os_name="Windows", last_nat=T, uptime_min=5)
+    lazy = P0fResponse.from_raw(decode_response(raw.to_bytes()))
+    eager = make_json_converter().structure(
+        make_json_converter().unstructure(P0fResponse.from_raw(raw)), P0fResponse
+    )
+    assert lazy == eager and hash(lazy) == hash(eager)
+    assert repr(lazy) == repr(eager)
+    assert lazy.uptime_sec == 300
+    with pytest.raises(AttributeError):
+        getattr(lazy, "no_such")
+
+
+def test_lazy_records_pickle_and_copy() -> None:
+    import copy
+    import pickle
+
+    lazy, eager = lazy_and_eager(os_name="Linux")
+    assert pickle.loads(pickle.dumps(lazy)) == eager
+    assert copy.copy(lazy) == eager
+    parsed_lazy = P0fResponse.from_raw(decode_response(eager.to_bytes()))
+    assert pickle.loads(pickle.dumps(parsed_lazy)) == P0fResponse.from_raw(eager)
+    assert copy.deepcopy(parsed_lazy).os_name == "Linux"
+
+
+def test_lazy_fields_filled_by_racing_threads() -> None:
+    import threading
+
+    for _ in range(200):
+        lazy, _eager = lazy_and_eager(os_name="Linux", total_conn=9)
+        parsed_lazy = P0fResponse.from_raw(lazy)
+        seen: list[object] = []
+        barrier = threading.Barrier(4)
+
+        def read(
+            name: str, lazy: RawResponse = lazy, parsed_lazy: P0fResponse = parsed_lazy
+        ) -> None:
+            barrier.wait()
+            seen.append(getattr(lazy, name))
+            seen.append(getattr(parsed_lazy, name))
+
+        threads = [
+            threading.Thread(target=read, args=(name,))
+            for name in ("os_name", "total_conn", "os_name", "total_conn")
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(map(str, seen)) == ["9"] * 4 + ["Linux"] * 4
+
+
+def test_bad_enum_in_hand_built_raw_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="BadSoftware"):
+        P0fResponse.from_raw(sample_response(bad_sw=7)).bad_sw

@@ -39,7 +39,7 @@ Address: TypeAlias = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _STRING_SIZE: Final = 32
 _MAX_DAYS: Final = 999_999_999  # datetime.timedelta's limit
-_FIRST_STRING: Final = 12  # index of os_name in the unpacked tuple
+_FIRST_STRING: Final = 12  # index of os_name among the fields
 
 
 def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -102,11 +102,6 @@ def decode_query(
     return magic, addr_type, None
 
 
-def _text(field: bytes) -> str:
-    end = field.find(b"\0")
-    return (field if end < 0 else field[:end]).decode("latin-1")
-
-
 def decode_response(data: bytes) -> RawResponse:
     """Decode one 232-byte answer into a :class:`RawResponse`.
 
@@ -115,12 +110,15 @@ def decode_response(data: bytes) -> RawResponse:
     :class:`~datetime.timedelta` holds), raising :class:`ProtocolError` for
     any violation.  A "bad query" answer may carry magic 0 (some p0f builds
     never set it on that path); any other wrong magic is an error.
+
+    The six strings are split out of their 192 bytes when a field of the
+    record is first read (see :class:`RawResponse`).
     """
     if len(data) != RESPONSE_SIZE:
         raise ProtocolError(
             f"an answer is {RESPONSE_SIZE} bytes, got {len(data)}"
         )
-    values = RESPONSE_STRUCT.unpack(data)
+    values = _WIRE_STRUCT.unpack(data)
     magic, status = values[0], values[1]
     if magic != RESPONSE_MAGIC and not (magic == 0 and status == Status.BAD_QUERY):
         raise ProtocolError(f"answer has wrong magic 0x{magic:08x}")
@@ -132,9 +130,11 @@ def decode_response(data: bytes) -> RawResponse:
         raise ProtocolError(f"answer has os_match_q {values[11]}, expected 0..3")
     if values[6] > _MAX_DAYS:
         raise ProtocolError(f"answer has up_mod_days {values[6]}, beyond any clock")
-    return RawResponse._from_fields(
-        (*values[:_FIRST_STRING], *map(_text, values[_FIRST_STRING:]))
-    )
+    return RawResponse._from_wire(values)
+
+
+# The twelve numbers, then the six strings as one block (split lazily).
+_WIRE_STRUCT: Final = struct.Struct("=9IhBB192s")
 
 
 _STATUSES: Final = frozenset(int(s) for s in Status)
@@ -166,9 +166,19 @@ def encode_response(raw: RawResponse) -> bytes:
         raise ValueError(f"cannot encode {raw!r}: {exc}") from exc
 
 
+def owed_bytes(sent: int, received: int) -> int:
+    """Answer bytes the daemon will still write on a connection.
+
+    ``sent`` counts query bytes the daemon has been given, ``received`` answer
+    bytes read back.  Only whole queries are answered: a query cut short by a
+    failed write is never answered, so it owes nothing.
+    """
+    return (sent // QUERY_SIZE) * RESPONSE_SIZE - received
+
+
 def check_status(raw: RawResponse, address: object) -> RawResponse:
     """Return an OK answer; raise :class:`BadQueryError` or :class:`NoMatchError`."""
-    status = raw.status
+    status = raw._status
     if status == Status.OK:
         return raw
     if status == Status.NO_MATCH:
@@ -183,7 +193,7 @@ def parse(raw: RawResponse, address: object) -> P0fResponse:
 
 def parse_or_none(raw: RawResponse, address: object) -> P0fResponse | None:
     """Like :func:`parse`, but ``None`` for "no match" (for batch calls)."""
-    if raw.status == Status.NO_MATCH:
+    if raw._status == Status.NO_MATCH:
         return None
     return parse(raw, address)
 

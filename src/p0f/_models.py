@@ -1,9 +1,13 @@
 """The records an answer becomes: :class:`RawResponse` and :class:`P0fResponse`.
 
-Both are frozen ``attrs`` classes.  They keep their values in an instance
-``__dict__`` rather than in slots so that :meth:`RawResponse._from_fields`
-can fill one with a single dictionary (decoding sits on every web request);
-assignment still raises :class:`attrs.exceptions.FrozenInstanceError`.
+Both are frozen ``attrs`` classes.  A lookup sits on every web request, so
+the decoder builds them lazily: a decoded :class:`RawResponse` holds the
+checked, unpacked numbers and the 192 bytes of strings, and fills in its
+fields the first time one is read; :meth:`P0fResponse.from_raw` holds the
+raw record and parses all fields the first time one is read.  Nothing of
+this shows: the fields, ``==``, ``repr``, ``hash``, :func:`attrs.asdict`
+and cattrs see the same values as with eagerly built records, and
+assignment raises :class:`attrs.exceptions.FrozenInstanceError`.
 
 Both also answer ``record["field"]`` like the dictionaries the 2014 client
 returned, raising :class:`KeyError` for a name they do not have.
@@ -12,8 +16,8 @@ returned, raising :class:`KeyError` for a name they do not have.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
-from typing import Final, Literal, overload
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast, overload
 
 import attrs
 
@@ -73,11 +77,34 @@ class RawResponse:
     language: str
 
     @classmethod
-    def _from_fields(cls, values: Iterable[int | str]) -> RawResponse:
-        # The decoder's fast path: the values in field order, already checked.
-        self = object.__new__(cls)
-        object.__setattr__(self, "__dict__", dict(zip(_RAW_NAMES, values)))
+    def _from_wire(cls, values: tuple[int | bytes, ...]) -> RawResponse:
+        # The decoder's fast path: twelve checked numbers and the string block.
+        self = _new(cls)
+        _set(self, "__dict__", {_WIRE: values})
         return self
+
+    @property
+    def _status(self) -> int:
+        # The status without filling in the fields (the clients' hot path).
+        values = self.__dict__.get(_WIRE)
+        return self.status if values is None else cast(int, values[1])
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would then allow any name
+
+        def __getattr__(self, name: str) -> int | str:
+            # Only called for a name not yet in __dict__: fill in every field.
+            fields = self.__dict__
+            values = fields.get(_WIRE)
+            if values is not None:
+                fields.update(zip(_RAW_NAMES, (*values[:12], *_texts(values[12]))))
+                fields.pop(_WIRE, None)
+            try:
+                value: int | str = fields[name]
+            except KeyError:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}"
+                ) from None
+            return value
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RawResponse:
@@ -100,14 +127,36 @@ class RawResponse:
     def __getitem__(self, key: str) -> int | str: ...
     def __getitem__(self, key: str) -> int | str:
         """``raw["os_name"]``, as with the 2014 client's dictionaries."""
-        try:
-            value: int | str = self.__dict__[key]
-        except KeyError:
-            raise KeyError(key) from None
+        if key not in _RAW_NAME_SET:
+            raise KeyError(key)
+        value: int | str = getattr(self, key)
         return value
 
 
+_new = object.__new__
+_set = object.__setattr__
+_WIRE: Final = "_wire"
 _RAW_NAMES: Final = tuple(a.name for a in attrs.fields(RawResponse))
+_RAW_NAME_SET: Final = frozenset(_RAW_NAMES)
+
+_text_cache: dict[bytes, tuple[str, ...]] = {}
+_CACHE_SIZE: Final = 4096
+
+
+def _texts(block: bytes) -> tuple[str, ...]:
+    """The six strings of a 192-byte block: each cut at its first NUL,
+    Latin-1 decoded.  p0f's strings come from a small vocabulary, so the
+    split blocks are remembered (up to a bound)."""
+    texts = _text_cache.get(block)
+    if texts is None:
+        texts = tuple(
+            field.partition(b"\0")[0].decode("latin-1")
+            for field in (block[i : i + 32] for i in range(0, 192, 32))
+        )
+        if len(_text_cache) >= _CACHE_SIZE:
+            _text_cache.clear()
+        _text_cache[block] = texts
+    return texts
 
 
 # p0f 3.09b sends -1 for "unknown distance", or 255 when the host's entry
@@ -115,8 +164,56 @@ _RAW_NAMES: Final = tuple(a.name for a in attrs.fields(RawResponse))
 _NO_DISTANCE: Final = (-1, 255)
 
 
-def _moment(value: int) -> _dt.datetime | None:
-    return None if value == 0 else _EPOCH + _dt.timedelta(seconds=value)
+_moments: dict[int, _dt.datetime] = {}
+
+
+def _when(seconds: int) -> _dt.datetime:
+    # The same few timestamps recur (a host's first_seen, the current
+    # second), and building a datetime costs more than finding one.
+    moment = _moments.get(seconds)
+    if moment is None:
+        if len(_moments) >= _CACHE_SIZE:
+            _moments.clear()
+        moment = _moments[seconds] = _EPOCH + _dt.timedelta(seconds=seconds)
+    return moment
+
+
+def _when_or_none(seconds: int) -> _dt.datetime | None:
+    return _when(seconds) if seconds else None
+
+
+_E = TypeVar("_E", BadSoftware, MatchQuality)
+
+
+def _member(enum_type: type[_E], members: dict[int, _E], value: int) -> _E:
+    try:
+        return members[value]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a valid {enum_type.__name__}") from None
+
+
+_BAD_SW: Final = {int(m): m for m in BadSoftware}
+_MATCH_Q: Final = {int(m): m for m in MatchQuality}
+
+# How each parsed field comes from the raw record: the parsing rules.
+_PARSERS: Final[dict[str, Callable[[RawResponse], object]]] = {
+    "first_seen": lambda raw: _when(raw.first_seen),
+    "last_seen": lambda raw: _when(raw.last_seen),
+    "total_conn": lambda raw: raw.total_conn,
+    "uptime": lambda raw: _dt.timedelta(minutes=raw.uptime_min) if raw.uptime_min else None,
+    "up_mod_days": lambda raw: _dt.timedelta(days=raw.up_mod_days) if raw.up_mod_days else None,
+    "last_nat": lambda raw: _when_or_none(raw.last_nat),
+    "last_chg": lambda raw: _when_or_none(raw.last_chg),
+    "distance": lambda raw: None if raw.distance in _NO_DISTANCE else raw.distance,
+    "bad_sw": lambda raw: _member(BadSoftware, _BAD_SW, raw.bad_sw),
+    "os_match_q": lambda raw: _member(MatchQuality, _MATCH_Q, raw.os_match_q),
+    "os_name": lambda raw: raw.os_name or None,
+    "os_flavor": lambda raw: raw.os_flavor or None,
+    "http_name": lambda raw: raw.http_name or None,
+    "http_flavor": lambda raw: raw.http_flavor or None,
+    "link_type": lambda raw: raw.link_type or None,
+    "language": lambda raw: raw.language or None,
+}
 
 
 @attrs.frozen(slots=False)
@@ -170,36 +267,27 @@ class P0fResponse:
 
     @classmethod
     def from_raw(cls, raw: RawResponse) -> P0fResponse:
-        """Parse wire values by the rules in the README (no validation: the
-        decoder has already checked ``bad_sw`` and ``os_match_q``)."""
-        uptime_min = raw.uptime_min
-        up_mod_days = raw.up_mod_days
-        distance = raw.distance
-        self = object.__new__(cls)
-        object.__setattr__(
-            self,
-            "__dict__",
-            {
-                "first_seen": _EPOCH + _dt.timedelta(seconds=raw.first_seen),
-                "last_seen": _EPOCH + _dt.timedelta(seconds=raw.last_seen),
-                "total_conn": raw.total_conn,
-                "uptime": _dt.timedelta(minutes=uptime_min) if uptime_min else None,
-                "up_mod_days": _dt.timedelta(days=up_mod_days) if up_mod_days else None,
-                "last_nat": _moment(raw.last_nat),
-                "last_chg": _moment(raw.last_chg),
-                "distance": None if distance in _NO_DISTANCE else distance,
-                "bad_sw": BadSoftware(raw.bad_sw),
-                "os_match_q": MatchQuality(raw.os_match_q),
-                "os_name": raw.os_name or None,
-                "os_flavor": raw.os_flavor or None,
-                "http_name": raw.http_name or None,
-                "http_flavor": raw.http_flavor or None,
-                "link_type": raw.link_type or None,
-                "language": raw.language or None,
-                "raw": raw,
-            },
-        )
+        """The parsed view of ``raw``, by the rules in the README.
+
+        No validation: the decoder has already checked ``bad_sw`` and
+        ``os_match_q``.  The fields are computed when one is first read.
+        """
+        self = _new(cls)
+        _set(self, "__dict__", {"raw": raw})
         return self
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would then allow any name
+
+        def __getattr__(self, name: str) -> object:
+            # Only called for a name not yet in __dict__: parse that field.
+            fields = self.__dict__
+            parse = _PARSERS.get(name)
+            if parse is None or "raw" not in fields:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}"
+                )
+            value = fields[name] = parse(fields["raw"])
+            return value
 
     @property
     def uptime_min(self) -> int | None:
@@ -274,9 +362,7 @@ class P0fResponse:
         )
 
 
-_PARSED_KEYS: Final = frozenset(
-    [a.name for a in attrs.fields(P0fResponse)] + ["uptime_min", "uptime_sec"]
-)
+_PARSED_KEYS: Final = frozenset(_PARSERS) | {"raw", "uptime_min", "uptime_sec"}
 
 
 def _seconds(moment: _dt.datetime | None) -> int:
