@@ -78,10 +78,26 @@ def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6
 
 def encode_query(address: Address) -> bytes:
     """The 21-byte query for one address; :class:`InvalidAddressError` if bad."""
+    if type(address) is str:
+        # Parsing an address string costs more than the rest of a query;
+        # servers ask about the same visitors over and over.
+        query = _query_cache.get(address)
+        if query is not None:
+            return query
     parsed = normalize_address(address)
     if parsed.version == 4:
-        return QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV4, parsed.packed)
-    return QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV6, parsed.packed)
+        query = QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV4, parsed.packed)
+    else:
+        query = QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV6, parsed.packed)
+    if type(address) is str:
+        if len(_query_cache) >= _QUERY_CACHE_SIZE:
+            _query_cache.clear()
+        _query_cache[address] = query
+    return query
+
+
+_query_cache: dict[str, bytes] = {}
+_QUERY_CACHE_SIZE: Final = 4096
 
 
 def decode_query(
@@ -247,6 +263,10 @@ class Pipeline:
         that breaks the format; the connection is then beyond use.
         """
         buffer = self._buffer
+        if not buffer and len(data) == RESPONSE_SIZE and self._owed:
+            # The common case, one whole answer: no buffering.
+            raw = decode_response(data)
+            return [(self._owed.popleft(), raw)]
         buffer += data
         if len(buffer) > len(self._owed) * RESPONSE_SIZE:
             raise ProtocolError(

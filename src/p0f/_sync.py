@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 import time
 import weakref
@@ -25,6 +26,7 @@ from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
 _RECV_SIZE: Final = 65536
+_TIMEVAL: Final = struct.Struct("@ll")  # struct timeval
 
 
 class _Deadline:
@@ -39,8 +41,11 @@ class _Deadline:
     def remaining(self) -> float:
         left = self._at - time.monotonic()
         if left <= 0:
-            raise P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
+            raise self.expired()
         return left
+
+    def expired(self) -> P0fTimeoutError:
+        return P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
 
     def progress(self) -> None:
         self._at = time.monotonic() + self._timeout
@@ -53,11 +58,20 @@ class _Dead(Exception):
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = ("sock", "pipe", "outgoing", "sent", "received", "handed_off")
+    __slots__ = (
+        "sock", "pipe", "outgoing", "sent", "received", "handed_off", "armed", "slack"
+    )
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, timeout: float) -> None:
+        # The socket stays in blocking mode with kernel timeouts
+        # (SO_RCVTIMEO, SO_SNDTIMEO) instead of Python's timeout mode, which
+        # polls before every send and recv: a query then costs the same two
+        # system calls as a bare blocking loop.
+        sock.settimeout(None)
         self.sock = sock
         self.handed_off = False
+        self.armed = 0.0  # the kernel timeouts now set, in seconds
+        self.slack = timeout / 20  # how far they may differ from what is left
         self.pipe = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
         self.sent = 0  # query bytes written in all
@@ -67,22 +81,56 @@ class _Connection:
         """Answer bytes the daemon will still write: one answer per whole query."""
         return (self.sent // QUERY_SIZE) * RESPONSE_SIZE - self.received
 
+    def arm(self, deadline: _Deadline) -> None:
+        """Set the kernel timeouts to what is left of the call, give or take
+        5 % of the client's timeout (so a fast call sets nothing)."""
+        left = deadline.remaining()
+        if abs(left - self.armed) > self.slack:
+            seconds = int(left)
+            micros = max(1, int((left - seconds) * 1_000_000))  # 0 would mean never
+            value = _TIMEVAL.pack(seconds, micros)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            self.armed = left
+
+    def send(self, data: bytes | bytearray, deadline: _Deadline) -> int:
+        self.arm(deadline)
+        try:
+            n = self.sock.send(data)
+        except BlockingIOError:  # SO_SNDTIMEO ran out
+            raise deadline.expired() from None
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _Dead(str(exc)) from exc
+        self.sent += n
+        return n
+
+    def write(self, data: bytes, deadline: _Deadline) -> None:
+        """Write ``data`` after anything still queued; what a timeout leaves
+        unwritten stays queued for the next call."""
+        if not self.outgoing:
+            try:
+                n = self.send(data, deadline)
+            except P0fTimeoutError:
+                self.outgoing += data  # still owed an answer: send it later
+                raise
+            if n == len(data):
+                return
+            data = data[n:]
+        self.outgoing += data
+        self.flush(deadline)
+
     def flush(self, deadline: _Deadline) -> None:
         outgoing = self.outgoing
         while outgoing:
-            self.sock.settimeout(deadline.remaining())
-            try:
-                n = self.sock.send(outgoing)
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                raise _Dead(str(exc)) from exc
-            del outgoing[:n]
-            self.sent += n
+            del outgoing[: self.send(outgoing, deadline)]
 
     def read(self, deadline: _Deadline) -> list[tuple[object, RawResponse]]:
         """Wait for bytes and return the answers they complete (maybe none)."""
-        self.sock.settimeout(deadline.remaining())
+        self.arm(deadline)
         try:
             data = self.sock.recv(_RECV_SIZE)
+        except BlockingIOError:  # SO_RCVTIMEO ran out
+            raise deadline.expired() from None
         except ConnectionResetError as exc:
             raise _Dead(str(exc)) from exc
         if not data:
@@ -99,6 +147,12 @@ class _Connection:
     def run(self, queries: list[bytes], deadline: _Deadline, steady: bool) -> list[RawResponse]:
         """Write the queries (at most two windows ahead) and read their answers."""
         pipe = self.pipe
+        if len(queries) == 1:  # the common case, shortened
+            self.write(pipe.queue(queries[0]), deadline)
+            got = self.read(deadline)
+            while not got:
+                got = self.read(deadline)
+            return [got[0][1]]
         answers: list[RawResponse] = []
         count = len(queries)
         queued = 0
@@ -107,9 +161,8 @@ class _Connection:
                 batch = queries[queued : queued + MANY_WINDOW]
                 for query in batch:
                     pipe.queue(query)
-                self.outgoing += b"".join(batch)
                 queued += len(batch)
-                self.flush(deadline)
+                self.write(b"".join(batch), deadline)
             got = self.read(deadline)
             if got:
                 answers.extend(raw for _, raw in got)
@@ -164,7 +217,10 @@ _drainers: set[threading.Thread] = set()
 
 def _drain_then_close(sock: socket.socket, owed: int) -> None:
     try:
+        # Wait as long as it takes: blocking, and no kernel timeout (0 = none).
         sock.settimeout(None)
+        never = _TIMEVAL.pack(0, 0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, never)
         while owed > 0:
             data = sock.recv(_RECV_SIZE)
             if not data:
@@ -310,7 +366,7 @@ class P0f(BaseClient):
         except BaseException:
             sock.close()
             raise
-        return _Connection(sock)
+        return _Connection(sock, self._timeout)
 
     def _exchange(self, queries: list[bytes], *, steady: bool) -> list[RawResponse]:
         deadline = _Deadline(self._timeout)
