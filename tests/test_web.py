@@ -1,0 +1,429 @@
+"""The helpers every middleware shares (p0f._web): the client's address
+behind proxies, the answer cache, the back-off and one lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from p0f import (
+    Address,
+    NoMatchError,
+    P0fConnectionError,
+    P0fResponse,
+    P0fTimeoutError,
+    ProtocolError,
+)
+from p0f._web import (
+    MISS,
+    AnswerCache,
+    Backoff,
+    Lookup,
+    PerLoop,
+    build_lookup,
+    check_backoff,
+    check_cache,
+    check_timeout,
+    client_address,
+    parse_trusted_proxies,
+)
+from p0f.testing import sample_response
+
+ip = ipaddress.ip_address
+TRUSTED = parse_trusted_proxies(["127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8"])
+
+
+class Clock:
+    """A timer the tests move by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answer(os_name: str = "Linux") -> P0fResponse:
+    return P0fResponse.from_raw(sample_response(os_name=os_name))
+
+
+# -- the client's address -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        # Only the peer counts when the peer is no trusted proxy.
+        ("192.0.2.1", None, "192.0.2.1"),
+        ("192.0.2.1", "203.0.113.9", "192.0.2.1"),
+        # A trusted proxy: its last entry names the client.
+        ("127.0.0.1", "203.0.113.9", "203.0.113.9"),
+        ("127.0.0.1", " 203.0.113.9 ", "203.0.113.9"),
+        ("127.0.0.1", "198.51.100.1, 203.0.113.9", "203.0.113.9"),
+        # A chain of trusted proxies is walked; the visitor's own entries not.
+        ("127.0.0.1", "6.6.6.6, 203.0.113.9, 10.0.0.2, 10.9.9.9", "203.0.113.9"),
+        ("127.0.0.1", "10.0.0.2,203.0.113.9", "203.0.113.9"),
+        # Every hop trusted: the leftmost is the client (an internal host).
+        ("127.0.0.1", "10.0.0.3, 10.0.0.2", "10.0.0.3"),
+        # A trusted proxy without the header: the proxy itself.
+        ("127.0.0.1", None, "127.0.0.1"),
+        ("127.0.0.1", "", "127.0.0.1"),
+        # Ports, brackets, IPv6, IPv4-mapped and zones.
+        ("127.0.0.1", "203.0.113.9:51234", "203.0.113.9"),
+        ("127.0.0.1", "[2001:db8::7]:443", "2001:db8::7"),
+        ("127.0.0.1", "2001:db8::7", "2001:db8::7"),
+        ("::1", "2001:db8::7, fd00::1", "2001:db8::7"),
+        ("::ffff:127.0.0.1", "203.0.113.9", "203.0.113.9"),
+        ("::ffff:192.0.2.1", None, "192.0.2.1"),
+        ("fe80::1%eth0", None, "fe80::1"),
+        # A trusted hop that wrote no address: the client is unknown.
+        ("127.0.0.1", "203.0.113.9, unknown", None),
+        ("127.0.0.1", "203.0.113.9, ", None),
+        ("127.0.0.1", "[2001:db8::7", None),
+        # An entry left of the client may be garbage: it is never read.
+        ("127.0.0.1", "garbage, 203.0.113.9", "203.0.113.9"),
+        # No peer address (a Unix socket), or a garbled one.
+        (None, "203.0.113.9", None),
+        ("", "203.0.113.9", None),
+        ("not-an-ip", None, None),
+    ],
+)
+def test_client_address(remote: str | None, forwarded: str | None, expected: str | None) -> None:
+    found = client_address(remote, forwarded, TRUSTED)
+    assert found == (None if expected is None else ip(expected))
+
+
+def test_without_trusted_proxies_the_header_is_never_read() -> None:
+    assert client_address("127.0.0.1", "203.0.113.9", ()) == ip("127.0.0.1")
+    assert client_address("127.0.0.1", "unknown", ()) == ip("127.0.0.1")
+
+
+def test_an_ipv4_peer_is_not_in_an_ipv6_network() -> None:
+    trusted = parse_trusted_proxies(["::/0"])
+    assert client_address("127.0.0.1", "203.0.113.9", trusted) == ip("127.0.0.1")
+
+
+@given(visitor=st.text())
+def test_a_visitor_never_chooses_the_address(visitor: str) -> None:
+    # Whatever the visitor sent, the trusted proxies appended what they saw.
+    forwarded = f"{visitor}, 203.0.113.9, 10.0.0.7"
+    assert client_address("127.0.0.1", forwarded, TRUSTED) == ip("203.0.113.9")
+    assert client_address("192.0.2.1", visitor, TRUSTED) == ip("192.0.2.1")
+
+
+def test_parse_trusted_proxies_takes_addresses_and_networks() -> None:
+    parsed = parse_trusted_proxies(
+        ["127.0.0.1", " 10.0.0.0/8", "::1", ip("192.0.2.1"), ipaddress.ip_network("fd00::/8")]
+    )
+    assert parsed == (
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+        ipaddress.ip_network("192.0.2.1/32"),
+        ipaddress.ip_network("fd00::/8"),
+    )
+    assert parse_trusted_proxies(None) == ()
+    assert parse_trusted_proxies(()) == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("127.0.0.1", "must be a list"),
+        (b"127.0.0.1", "must be a list"),
+        (42, "must be a list"),
+        (["10.0.0.1/8"], "has host bits set"),
+        (["proxy.example"], "is not an address or network"),
+        ([None], "is a NoneType"),
+    ],
+)
+def test_parse_trusted_proxies_refuses(value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_trusted_proxies(value)
+
+
+# -- settings checks ------------------------------------------------------------
+
+
+def test_setting_checks() -> None:
+    assert check_timeout(1) == 1.0
+    assert check_timeout(10) == 10.0
+    assert check_cache(0, 1) == (0.0, 1)
+    assert check_backoff(1, 1) == (1.0, 1.0)
+    for bad in (0, 10.01, -1, float("nan"), True, "1", None):
+        with pytest.raises(ValueError):
+            check_timeout(bad)
+    for seconds, size in ((-0.1, 1), (float("inf"), 1), (1, 0), (1, 2.0), (1, False)):
+        with pytest.raises(ValueError):
+            check_cache(seconds, size)
+    for first, longest in ((0, 1), (2, 1), (1, float("inf")), (None, 1)):
+        with pytest.raises(ValueError):
+            check_backoff(first, longest)
+    with pytest.raises(ValueError, match="cache size"):
+        build_lookup(cache_size=0)
+
+
+# -- the cache ------------------------------------------------------------------
+
+
+def test_cache_keeps_answers_and_no_data_for_a_while() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 100, timer=clock)
+    linux = answer()
+    cache.put(ip("192.0.2.1"), linux)
+    cache.put(ip("192.0.2.2"), None)
+    assert cache.get(ip("192.0.2.1")) is linux
+    assert cache.get(ip("192.0.2.2")) is None
+    assert cache.get(ip("192.0.2.3")) is MISS
+    clock.now += 29.9
+    assert cache.get(ip("192.0.2.1")) is linux
+    clock.now += 0.2
+    assert cache.get(ip("192.0.2.1")) is MISS
+    assert len(cache) == 0
+
+
+def test_cache_is_bounded() -> None:
+    cache = AnswerCache(30, 10, timer=Clock())
+    for n in range(100):
+        cache.put(ip(f"192.0.2.{n}"), None)
+    assert len(cache) == 10
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_cache_of_zero_seconds_keeps_nothing() -> None:
+    cache = AnswerCache(0, 10)
+    cache.put(ip("192.0.2.1"), answer())
+    assert cache.get(ip("192.0.2.1")) is MISS
+    assert len(cache) == 0
+
+
+def test_cache_is_safe_to_share_between_threads() -> None:
+    cache = AnswerCache(30, 50)
+    errors: list[BaseException] = []
+
+    def hammer(base: int) -> None:
+        try:
+            for n in range(2000):
+                address = ip(f"10.{base}.{n // 256}.{n % 256}")
+                cache.put(address, None)
+                cache.get(address)
+                len(cache)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(cache) <= 50
+
+
+# -- the back-off ---------------------------------------------------------------
+
+
+def test_backoff_pauses_then_lets_one_caller_probe() -> None:
+    clock = Clock()
+    backoff = Backoff(1, 8, timer=clock)
+    assert backoff.allow() and not backoff.is_open()
+    assert backoff.failure() == 1
+    assert backoff.is_open()
+    assert not backoff.allow()
+    clock.now += 0.99
+    assert not backoff.allow()
+    clock.now += 0.01
+    assert backoff.allow()  # the probe
+    assert not backoff.allow()  # everyone else waits for it
+    assert backoff.failure() == 2  # the probe failed: twice as long
+    clock.now += 1.99
+    assert not backoff.allow()
+    clock.now += 0.01
+    assert backoff.allow()
+    assert backoff.failure() == 4
+    clock.now += 4
+    assert backoff.allow()
+    assert backoff.failure() == 8
+    clock.now += 8
+    assert backoff.allow()
+    assert backoff.failure() == 8  # no longer than the maximum
+    clock.now += 8
+    assert backoff.allow()
+    backoff.success()
+    assert not backoff.is_open()
+    assert backoff.allow() and backoff.allow()
+    assert backoff.failure() == 1  # back to the start
+
+
+def test_backoff_failures_of_calls_already_under_way_do_not_lengthen_the_pause() -> None:
+    clock = Clock()
+    backoff = Backoff(1, 30, timer=clock)
+    assert backoff.failure() == 1
+    clock.now += 0.5
+    assert backoff.failure() is None  # started before the first failure
+    clock.now += 0.5
+    assert backoff.allow()
+
+
+def test_backoff_lets_another_probe_through_if_one_never_reports() -> None:
+    clock = Clock()
+    backoff = Backoff(1, 30, timer=clock)
+    backoff.failure()
+    clock.now += 1
+    assert backoff.allow()  # this probe is cancelled and never reports
+    clock.now += 0.5
+    assert not backoff.allow()
+    clock.now += 0.5
+    assert backoff.allow()
+
+
+# -- one lookup -------------------------------------------------------------------
+
+
+class Outcomes:
+    """Answers, or errors to raise, in order; records what was asked."""
+
+    def __init__(self, *outcomes: P0fResponse | BaseException) -> None:
+        self.outcomes = list(outcomes)
+        self.asked: list[Address] = []
+
+    def next(self, address: Address) -> P0fResponse:
+        self.asked.append(address)
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class StubClient(Outcomes):
+    def query(self, address: Address) -> P0fResponse:
+        return self.next(address)
+
+
+class AsyncStubClient(Outcomes):
+    async def query(self, address: Address) -> P0fResponse:
+        await asyncio.sleep(0)
+        return self.next(address)
+
+
+def test_lookup_asks_once_then_serves_from_the_cache() -> None:
+    lookup = Lookup(AnswerCache(30, 10, timer=Clock()))
+    linux = answer()
+    client = StubClient(linux, NoMatchError("no match"))
+    address = ip("192.0.2.1")
+    other = ip("192.0.2.2")
+    assert lookup.lookup(client, address) is linux
+    assert lookup.lookup(client, address) is linux
+    assert lookup.lookup(client, other) is None
+    assert lookup.lookup(client, other) is None
+    assert client.asked == [address, other]
+
+
+def test_lookup_of_no_address_asks_nothing() -> None:
+    client = StubClient()
+    assert Lookup().lookup(client, None) is None
+    assert client.asked == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        P0fConnectionError(111, "cannot connect to p0f at /x: Connection refused"),
+        P0fTimeoutError("p0f did not answer within 0.5 s"),
+        ProtocolError("answer has wrong magic 0x00000000"),
+    ],
+)
+def test_lookup_failures_give_none_pause_and_log(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    lookup = Lookup(AnswerCache(30, 10, timer=clock), Backoff(1, 30, timer=clock))
+    client = StubClient(error, answer("Windows"))
+    address = ip("192.0.2.1")
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        assert lookup.lookup(client, address) is None
+        assert lookup.lookup(client, address) is None  # paused: not asked
+    assert client.asked == [address]
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert type(error).__name__ in record.getMessage()
+    assert "skipping lookups for 1 s" in record.getMessage()
+    clock.now += 1
+    assert lookup.lookup(client, address) == answer("Windows")
+    assert not lookup.backoff.is_open()
+
+
+def test_lookup_survives_an_unexpected_error(caplog: pytest.LogCaptureFixture) -> None:
+    lookup = Lookup()
+    client = StubClient(RuntimeError("a bug"))
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        assert lookup.lookup(client, ip("192.0.2.1")) is None
+    (record,) = caplog.records
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None
+    assert lookup.backoff.is_open()
+
+
+def test_alookup_does_the_same_with_an_async_client(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    lookup = Lookup(AnswerCache(30, 10, timer=clock), Backoff(1, 30, timer=clock))
+    linux = answer()
+    client = AsyncStubClient(
+        linux, NoMatchError("no match"), P0fConnectionError("down"), RuntimeError("bug")
+    )
+    a, b, c = ip("192.0.2.1"), ip("192.0.2.2"), ip("192.0.2.3")
+
+    async def scenario() -> list[P0fResponse | None]:
+        return [
+            await lookup.alookup(client, a),
+            await lookup.alookup(client, a),
+            await lookup.alookup(client, b),
+            await lookup.alookup(client, None),
+            await lookup.alookup(client, c),  # fails: pause
+            await lookup.alookup(client, c),  # paused
+        ]
+
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        assert asyncio.run(scenario()) == [linux, linux, None, None, None, None]
+        assert client.asked == [a, b, c]
+        clock.now += 1
+        assert asyncio.run(lookup.alookup(client, c)) is None  # the bug
+    assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.ERROR]
+
+
+# -- one object per event loop -------------------------------------------------------
+
+
+def test_per_loop_makes_one_object_per_loop() -> None:
+    made: list[object] = []
+
+    def factory() -> object:
+        made.append(object())
+        return made[-1]
+
+    per_loop: PerLoop[object] = PerLoop(factory)
+
+    async def twice() -> tuple[object, object]:
+        return per_loop.get(), per_loop.get()
+
+    first, again = asyncio.run(twice())
+    assert first is again
+    second, _ = asyncio.run(twice())
+    assert second is not first
+    assert len(made) == 2
+    # The first loop has closed: its entry went when the second was made.
+    assert [item for _, item in per_loop.pop_all()] == [second]
+
+    async def pop() -> object | None:
+        item = per_loop.get()
+        assert per_loop.pop() is item
+        return per_loop.pop()
+
+    assert asyncio.run(pop()) is None
