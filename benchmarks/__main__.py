@@ -1,0 +1,312 @@
+"""Benchmarks of p0f-client against baselines measured in the same run.
+
+Run with ``make bench`` or ``.venv/bin/python -m benchmarks``.  Each line
+compares the library with the plainest code that does the same job (a bare
+``struct.unpack``, a bare socket loop), alternating the two over several
+rounds and reporting medians and their ratio.  Against the real p0f on the
+loopback interface when run as root with p0f installed, else against the
+fake daemon; the table says which.
+
+No figure here is asserted by the test suite: machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from typing import Final
+
+import attrs
+
+import p0f
+from p0f import P0f, P0fResponse, decode_response, encode_query
+from p0f._codec import RESPONSE_SIZE, RESPONSE_STRUCT
+from p0f.testing import FakeP0f, sample_response
+
+HOST: Final = "127.0.0.1"
+
+
+@attrs.frozen
+class Row:
+    what: str
+    baseline: str
+    ours: float  # seconds per operation (median)
+    base: float  # seconds per operation (median)
+    target: str
+    ok: bool
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.base
+
+
+def _median_pair(
+    ours: Callable[[], object], base: Callable[[], object], inner: int, rounds: int
+) -> tuple[float, float]:
+    """Median seconds per call of each, alternating rounds so drift hits both."""
+    mine: list[float] = []
+    theirs: list[float] = []
+    ours()  # warm up both (connections, caches)
+    base()
+    for _ in range(rounds):
+        for fn, out in ((base, theirs), (ours, mine)):
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            out.append((time.perf_counter() - start) / inner)
+    return statistics.median(mine), statistics.median(theirs)
+
+
+# -- the daemon -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def real_daemon() -> Iterator[str]:
+    """Start p0f on lo, give it a host to know (127.0.0.1), yield its socket."""
+    binary = shutil.which("p0f") or "/usr/sbin/p0f"
+    tmp = tempfile.mkdtemp(prefix="p0f-bench-")
+    path = os.path.join(tmp, "p0f.sock")
+    proc = subprocess.Popen(
+        [binary, "-i", "lo", "-s", path, "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(path):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("p0f did not start")
+            time.sleep(0.02)
+        client = P0f(path, timeout=2)
+        while True:  # traffic until p0f, capturing by now, has seen it
+            server = socket.create_server((HOST, 0))
+            conn = socket.create_connection(server.getsockname())
+            peer, _ = server.accept()
+            for s in (conn, peer, server):
+                s.close()
+            try:
+                client.query(HOST)
+                break
+            except p0f.NoMatchError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("p0f saw no traffic on lo") from None
+                time.sleep(0.05)
+        client.close()
+        yield path
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fake_daemon() -> Iterator[str]:
+    with FakeP0f() as fake:
+        fake.add_host(HOST, sample_response(os_name="Linux", os_flavor="3.11 and newer"))
+        yield fake.socket_path
+
+
+def pick_daemon(force_fake: bool) -> tuple[str, contextlib.AbstractContextManager[str]]:
+    binary = shutil.which("p0f") or "/usr/sbin/p0f"
+    if not force_fake and os.geteuid() == 0 and os.access(binary, os.X_OK):
+        return "real p0f on lo", real_daemon()
+    return "fake daemon (p0f.testing.FakeP0f)", fake_daemon()
+
+
+# -- bare baselines ----------------------------------------------------------------
+
+
+def _bare_socket(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    return sock
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return bytes(data)
+
+
+def bare_one(sock: socket.socket, query: bytes) -> tuple[object, ...]:
+    sock.sendall(query)
+    return RESPONSE_STRUCT.unpack(_recv_exact(sock, RESPONSE_SIZE))
+
+
+def bare_many(sock: socket.socket, queries: bytes, count: int) -> list[tuple[object, ...]]:
+    sock.sendall(queries)
+    data = _recv_exact(sock, count * RESPONSE_SIZE)
+    unpack = RESPONSE_STRUCT.unpack_from
+    return [unpack(data, i * RESPONSE_SIZE) for i in range(count)]
+
+
+# -- the benchmarks ---------------------------------------------------------------
+
+
+def bench_decode(rounds: int, inner: int) -> list[Row]:
+    data = sample_response(
+        os_name="Windows", os_flavor="7 or 8", http_name="Firefox", language="German"
+    ).to_bytes()
+    unpack = RESPONSE_STRUCT.unpack
+    rows = []
+    ours, base = _median_pair(lambda: decode_response(data), lambda: unpack(data), inner, rounds)
+    rows.append(Row("decode 232 bytes to RawResponse", "struct.unpack", ours, base, "<= 4x", ours / base <= 4))
+    from_raw = P0fResponse.from_raw
+    ours, base = _median_pair(
+        lambda: from_raw(decode_response(data)), lambda: unpack(data), inner, rounds
+    )
+    rows.append(Row("decode to P0fResponse", "struct.unpack", ours, base, "<= 8x", ours / base <= 8))
+
+    def read_three() -> object:
+        answer = from_raw(decode_response(data))
+        return answer.os_name, answer.distance, answer.last_seen
+
+    ours, base = _median_pair(read_three, lambda: unpack(data), inner, rounds)
+    rows.append(
+        Row("decode to P0fResponse, read 3 fields", "struct.unpack", ours, base, "(info)", True)
+    )
+    return rows
+
+
+def bench_sync(path: str, rounds: int, inner: int) -> list[Row]:
+    rows = []
+    query = encode_query(HOST)
+    with P0f(path, timeout=5) as client, contextlib.closing(_bare_socket(path)) as sock:
+        ours, base = _median_pair(
+            lambda: client.query(HOST), lambda: bare_one(sock, query), inner, rounds
+        )
+        rows.append(
+            Row("P0f.query, one at a time", "bare socket loop", ours, base, "<= 1.15x", ours / base <= 1.15)
+        )
+        batch = [HOST] * 1000
+        queries = query * 1000
+        ours, base = _median_pair(
+            lambda: client.query_many(batch),
+            lambda: bare_many(sock, queries, 1000),
+            max(1, inner // 200),
+            rounds,
+        )
+        rows.append(
+            Row(
+                "P0f.query_many, 1,000 addresses",
+                "bare pipelined socket",
+                ours / 1000,
+                base / 1000,
+                ">= 0.75x throughput",
+                base / ours >= 0.75,
+            )
+        )
+    return rows
+
+
+def bench_async(path: str, rounds: int, inner: int) -> list[Row]:
+    try:
+        from p0f import AsyncP0f  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return []
+    query = encode_query(HOST)
+    queries = query * 1000
+    loop = asyncio.new_event_loop()
+    client = AsyncP0f(path, timeout=5)
+
+    async def thousand() -> object:
+        return await asyncio.gather(*(client.query(HOST) for _ in range(1000)))
+
+    try:
+        with contextlib.closing(_bare_socket(path)) as sock:
+            ours, base = _median_pair(
+                lambda: loop.run_until_complete(thousand()),
+                lambda: bare_many(sock, queries, 1000),
+                max(1, inner // 200),
+                rounds,
+            )
+    finally:
+        loop.run_until_complete(client.aclose())
+        loop.close()
+    return [
+        Row(
+            "AsyncP0f, 1,000 concurrent query",
+            "bare pipelined socket",
+            ours / 1000,
+            base / 1000,
+            ">= 0.5x throughput",
+            base / ours >= 0.5,
+        )
+    ]
+
+
+def bench_django(path: str | None, rounds: int, inner: int) -> list[Row]:
+    try:
+        from benchmarks import django_bench
+    except ImportError:
+        return []
+    return django_bench.run(path, rounds, inner, Row)
+
+
+def render(rows: list[Row], daemon: str) -> str:
+    lines = [
+        f"p0f-client {p0f.__version__}; Python {platform.python_version()}; "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; daemon: {daemon}",
+        "",
+        "| what | baseline | ours (median) | baseline (median) | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        if "throughput" in row.target:
+            ratio = f"{row.base / row.ours:.2f}x throughput"
+        else:
+            ratio = f"{row.ratio:.2f}x time"
+        lines.append(
+            f"| {row.what} | {row.baseline} | {_fmt(row.ours)} | {_fmt(row.base)} "
+            f"| {ratio} | {row.target} | {'yes' if row.ok else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(seconds: float) -> str:
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.0f} ns"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} µs"
+    return f"{seconds * 1e3:.2f} ms"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few rounds, for a smoke test")
+    parser.add_argument("--fake", action="store_true", help="use the fake daemon even as root")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else 9
+    scale = 0.02 if args.quick else 1.0
+    daemon, context = pick_daemon(args.fake)
+    rows = bench_decode(rounds, max(100, int(50_000 * scale)))
+    with context as path:
+        rows += bench_sync(path, rounds, max(20, int(3_000 * scale)))
+        rows += bench_async(path, rounds, max(200, int(3_000 * scale)))
+        rows += bench_django(path, rounds, max(20, int(2_000 * scale)))
+    print(render(rows, daemon))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
