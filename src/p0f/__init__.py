@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from ._async import AsyncP0f
 from ._base import DEFAULT_TIMEOUT
 from ._codec import (
     QUERY_MAGIC,
@@ -42,6 +43,7 @@ __version__ = "2.0.0.dev0"
 
 __all__ = [
     "Address",
+    "AsyncP0f",
     "BadQueryError",
     "BadSoftware",
     "DEFAULT_TIMEOUT",

@@ -1,0 +1,563 @@
+"""The asyncio client, :class:`AsyncP0f`.
+
+It goes through the same codec as :class:`~p0f.P0f`: each connection keeps a
+:class:`~p0f._codec.Pipeline`, whose tokens are here the futures that callers
+await.  Only the moving of bytes differs: an :class:`asyncio.Protocol` is fed
+by the event loop, and hands each answer to whoever asked for it, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import os
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Final, Literal, TypeAlias, cast, overload
+
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
+from ._codec import (
+    QUERY_SIZE,
+    Address,
+    Pipeline,
+    check_status,
+    encode_query,
+    owed_bytes,
+    parse,
+    parse_or_none,
+)
+from ._errors import P0fConnectionError, P0fError, P0fTimeoutError, ProtocolError
+from ._models import P0fResponse, RawResponse
+from ._sync import _hand_to_drainer
+
+DEFAULT_MAX_CONNECTIONS: Final = 1
+"""Connections an :class:`AsyncP0f` opens at most unless told otherwise.
+
+p0f answers from one single-threaded loop, so a second connection adds no
+speed; one pipelined connection serves any number of callers."""
+
+_Answer: TypeAlias = "asyncio.Future[RawResponse]"
+_Failure: TypeAlias = Callable[[], P0fError]
+
+
+def _closed_error() -> P0fError:
+    return P0fConnectionError("AsyncP0f.aclose() was called before p0f answered")
+
+
+def _gone_error() -> P0fError:
+    return P0fConnectionError("the connection to p0f was closed")
+
+
+def _forget(answer: _Answer) -> None:
+    """Give up on an answer: the connection will read it and drop it."""
+    if not answer.done():
+        answer.cancel()
+    elif not answer.cancelled():
+        answer.exception()  # mark it retrieved, so asyncio does not log it
+
+
+class _State(enum.Enum):
+    CONNECTING = "connecting"  # queries wait in a buffer until connected
+    OPEN = "open"  # queries are written as they come
+    RETIRING = "retiring"  # takes no queries; drains what is owed, then closes
+    CLOSED = "closed"  # nothing more comes from it
+
+
+class _Connection(asyncio.Protocol):
+    """One socket to the daemon, fed by the event loop.
+
+    Bytes in go through the :class:`Pipeline`, which returns each answer with
+    its future.  A future whose caller gave up is already done (cancelled),
+    so its answer is dropped; nobody else can get it.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        path: str,
+        timeout: float,
+        grace: float,
+        on_closed: Callable[[_Connection], None],
+    ) -> None:
+        self.state = _State.CONNECTING
+        self.pipe = Pipeline()
+        #: Futures owed an answer whose caller may still be waiting.
+        self.waiting: set[_Answer] = set()
+        #: The connection died without a byte since it last sat idle: it was
+        #: probably dead before its callers used it (the daemon restarted).
+        self.stale = False
+        #: Done once the connection is closed or handed to a drainer thread.
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self._loop = loop
+        self._grace = grace
+        self._on_closed = on_closed
+        self._transport: asyncio.Transport | None = None
+        self._unsent = bytearray()  # queries queued while connecting
+        self._written = 0  # queries handed to the transport
+        self._received = 0  # answer bytes read
+        self._busy_mark: int | None = None  # _received when it last left idle
+        self._broken = False  # after a protocol error: count bytes, decode none
+        self._why: _Failure = _gone_error  # what a late submit fails with
+        self._hand_off_timer: asyncio.TimerHandle | None = None
+        self._task = loop.create_task(self._run(path, timeout), name="p0f-connection")
+
+    @property
+    def usable(self) -> bool:
+        """Whether it takes queries: connecting, or open and not failing."""
+        if self.state is _State.OPEN:
+            assert self._transport is not None
+            return not self._transport.is_closing()
+        return self.state is _State.CONNECTING
+
+    # -- callers' side ------------------------------------------------------
+
+    def submit(self, queries: Sequence[bytes]) -> list[_Answer]:
+        """Queue encoded queries; one future per answer, in the same order."""
+        create = self._loop.create_future
+        answers: list[_Answer] = [create() for _ in queries]
+        if not self.usable:
+            for answer in answers:
+                answer.set_exception(self._why())
+            return answers
+        pipe = self.pipe
+        if pipe.owed == 0:
+            self._busy_mark = self._received if self.state is _State.OPEN else None
+        for query, answer in zip(queries, answers):
+            pipe.queue(query, answer)
+        self.waiting.update(answers)
+        data = b"".join(queries)
+        if self.state is _State.OPEN:
+            self._write(data)
+        else:
+            self._unsent += data
+        return answers
+
+    def retire(self, failure: _Failure) -> None:
+        """Take no more queries, fail every caller still waiting, close when
+        nothing is owed; after the grace period hand the socket to a thread."""
+        if self.state is _State.CONNECTING:
+            self.state = _State.RETIRING
+            self._fail(failure)
+            self._task.cancel()  # nothing was written: no answer is owed
+            return
+        if self.state is not _State.OPEN:
+            return
+        self.state = _State.RETIRING
+        self._fail(failure)
+        self._hand_off_timer = self._loop.call_later(self._grace, self._hand_off)
+        self._close_if_settled()
+
+    # -- the event loop's side ------------------------------------------------
+
+    async def _run(self, path: str, timeout: float) -> None:
+        """Connect, then stand guard until the connection is closed."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._loop.create_unix_connection(lambda: self, path)
+        except asyncio.CancelledError:  # by retire(), or by the loop's end
+            self._finish(self._why)
+            raise
+        except TimeoutError:
+            self._finish(lambda: P0fTimeoutError(f"connecting to {path}: timed out"))
+        except OSError as exc:
+
+            def failure() -> P0fError:
+                error = P0fConnectionError(
+                    exc.errno, f"cannot connect to p0f at {path}: {exc.strerror}"
+                )
+                error.__cause__ = exc
+                return error
+
+            self._finish(failure)
+            return
+        if self.state is not _State.CONNECTING:
+            return  # lost, or spoke unasked, before this task resumed
+        self.state = _State.OPEN
+        if self._unsent:
+            data = bytes(self._unsent)
+            self._unsent.clear()
+            self._write(data)
+        try:
+            await asyncio.shield(self.closed)
+        except asyncio.CancelledError:
+            # Once connected, only the event loop's end cancels this task
+            # (asyncio.run cancels every task left).  The loop will close
+            # the socket without reading what is owed: hand it off first.
+            self._abandon()
+            raise
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._received += len(data)
+        if self._broken:
+            self._close_if_settled()
+            return
+        if self.state is _State.CONNECTING:
+            # Bytes before any query was written: no answer can be trusted.
+            self._broken = True
+            self._finish(lambda: ProtocolError("p0f sent bytes before it was asked"))
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        try:
+            done = self.pipe.receive(data)
+        except ProtocolError as exc:
+            # The byte stream is out of step: every answer owed is lost.
+            self._broken = True
+            message = f"{exc} (every answer owed on that connection is lost)"
+
+            def failure() -> P0fError:
+                error = ProtocolError(message)
+                error.__cause__ = exc
+                return error
+
+            self.retire(failure)
+            self._close_if_settled()
+            return
+        waiting = self.waiting
+        for token, raw in done:
+            answer = cast(_Answer, token)
+            waiting.discard(answer)
+            if not answer.done():
+                answer.set_result(raw)
+        if self.state is _State.RETIRING:
+            self._close_if_settled()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.state is _State.CLOSED:
+            return
+        self.stale = self.state is _State.OPEN and self._busy_mark == self._received
+        reason = "p0f closed the connection" if exc is None else str(exc)
+        self._finish(lambda: P0fConnectionError(f"p0f connection lost: {reason}"))
+
+    # -- inner workings -----------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        transport = self._transport
+        assert transport is not None
+        if transport.is_closing():
+            return  # a write failed; connection_lost() will fail the callers
+        transport.write(data)
+        self._written += len(data) // QUERY_SIZE
+
+    def _fail(self, failure: _Failure) -> None:
+        self._why = failure
+        waiting, self.waiting = self.waiting, set()
+        for answer in waiting:
+            if not answer.done():
+                answer.set_exception(failure())
+
+    def _owed(self, sent_queries: int) -> int:
+        return owed_bytes(sent_queries * QUERY_SIZE, self._received)
+
+    def _close_if_settled(self) -> None:
+        # Only once every query handed over is answered: closing with an
+        # answer owed makes p0f die of SIGPIPE when it writes that answer.
+        transport = self._transport
+        if transport is not None and self._owed(self._written) <= 0:
+            transport.close()
+
+    def _abandon(self) -> None:
+        if self.state is _State.OPEN:
+            self.state = _State.RETIRING
+            self._fail(lambda: P0fConnectionError("the event loop is shutting down"))
+        if self._hand_off_timer is not None:
+            self._hand_off_timer.cancel()
+        self._hand_off()
+
+    def _hand_off(self) -> None:
+        """The grace period is over: let a thread drain what is still owed."""
+        self._hand_off_timer = None
+        transport = self._transport
+        if self.state is not _State.RETIRING or transport is None:
+            return
+        # Queries still in the transport's buffer are dropped, never sent.
+        sent = self._written * QUERY_SIZE - transport.get_write_buffer_size()
+        owed = owed_bytes(sent, self._received)
+        if owed <= 0:
+            transport.abort()
+            return
+        spare = _duplicate(transport)
+        if spare is None:
+            # No descriptor to spare: go on draining on the event loop, and
+            # stop counting this connection against the client's limit.
+            self._release()
+            return
+        transport.abort()  # the duplicate keeps the connection open
+        _hand_to_drainer(spare, owed)
+        self._release()
+
+    def _finish(self, failure: _Failure) -> None:
+        if self.state is _State.CLOSED:
+            return
+        self.state = _State.CLOSED
+        if self._hand_off_timer is not None:
+            self._hand_off_timer.cancel()
+            self._hand_off_timer = None
+        self._fail(failure)
+        self._release()
+
+    def _release(self) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+            self._on_closed(self)
+
+
+def _duplicate(transport: asyncio.Transport) -> socket.socket | None:
+    """A second descriptor for the transport's socket, or ``None``."""
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        fd = os.dup(sock.fileno())
+    except OSError:
+        return None
+    try:
+        return socket.socket(fileno=fd)
+    except OSError:
+        os.close(fd)
+        return None
+
+
+class AsyncP0f(BaseClient):
+    """An asyncio client for one p0f daemon, for use from one event loop.
+
+    Any number of tasks may call it at once.  Their queries share at most
+    ``max_connections`` connections (one by default), opened on first use:
+    each query is written as it comes, and each answer goes to its caller in
+    the order the queries were written, which is the order p0f answers in.
+
+    ``timeout`` bounds each call: waiting for a connection, connecting, and
+    waiting for the answer, which may queue behind answers owed to earlier
+    callers (for :meth:`query_many`, waiting for each next answer).  A caller
+    that times out or is cancelled gives up its answer; the connection still
+    reads it and drops it, so the order is never broken and no other caller
+    gets it.
+
+    A connection that dies fails the callers waiting on it, and the next call
+    opens a new one.  If it dies before sending a byte since it last sat idle
+    (the daemon restarted meanwhile), its callers try once more on a new
+    connection, as :class:`~p0f.P0f` does.
+
+    The client is bound to the event loop it is used from; it holds no locks,
+    so do not share it between threads or loops.  After :meth:`aclose` it may
+    be used again, from any loop.
+    """
+
+    def __init__(
+        self,
+        socket_path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
+        super().__init__(socket_path, timeout=timeout)
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+            raise TypeError(f"max_connections must be an int, got {max_connections!r}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
+        self._max_connections: Final = max_connections
+        self._conns: list[_Connection] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closes = 0  # aclose() calls so far
+
+    @property
+    def max_connections(self) -> int:
+        """The most connections this client holds open at once."""
+        return self._max_connections
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.socket_path!r}, timeout={self.timeout}, "
+            f"max_connections={self._max_connections})"
+        )
+
+    async def query(self, address: Address) -> P0fResponse:
+        """What p0f knows about ``address``.
+
+        Raises :class:`InvalidAddressError` (before any I/O),
+        :class:`NoMatchError` when p0f has no data, :class:`BadQueryError`,
+        :class:`ProtocolError`, :class:`P0fConnectionError` or
+        :class:`P0fTimeoutError`.
+        """
+        raw = await self._ask(encode_query(address))
+        return parse(raw, address)
+
+    @overload
+    async def get_info(
+        self, address: Address, return_raw_data: Literal[False] = False
+    ) -> P0fResponse: ...
+    @overload
+    async def get_info(self, address: Address, return_raw_data: Literal[True]) -> RawResponse: ...
+    @overload
+    async def get_info(
+        self, address: Address, return_raw_data: bool
+    ) -> P0fResponse | RawResponse: ...
+    async def get_info(
+        self, address: Address, return_raw_data: bool = False
+    ) -> P0fResponse | RawResponse:
+        """The 2014 client's call: :meth:`query`, or the unparsed answer."""
+        raw = await self._ask(encode_query(address))
+        return check_status(raw, address) if return_raw_data else parse(raw, address)
+
+    async def query_many(self, addresses: Iterable[Address]) -> list[P0fResponse | None]:
+        """Ask about many addresses at once; one result per address, in order.
+
+        ``None`` stands for "no data".  The queries go out on one connection,
+        at most two windows ahead of the answers read.  Every address is
+        checked before anything is sent.
+        """
+        addresses = list(addresses)
+        queries = [encode_query(address) for address in addresses]
+        if not queries:
+            return []
+        raws = await self._ask_many(queries)
+        return [parse_or_none(raw, a) for raw, a in zip(raws, addresses)]
+
+    async def aclose(self) -> None:
+        """Close every connection once the answers it is owed have been read.
+
+        Callers still waiting fail at once with :class:`P0fConnectionError`;
+        their answers are read and dropped.  Waits up to the larger of the
+        timeout and one second; a connection still owed answers after that
+        is handed to a background thread, which reads them, then closes it
+        (p0f dies of SIGPIPE if it writes to a closed connection).  A later
+        call opens a new connection.
+        """
+        if not self._conns:
+            return
+        self._bind(asyncio.get_running_loop())  # forgets those of a closed loop
+        conns = list(self._conns)
+        self._closes += 1
+        for conn in conns:
+            conn.retire(_closed_error)
+        # Each one closes, or is handed off, within the grace period.
+        await asyncio.wait([conn.closed for conn in conns])
+
+    async def __aenter__(self) -> AsyncP0f:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- inner workings -----------------------------------------------------------
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            return
+        old = self._loop
+        if self._conns and old is not None and not old.is_closed():
+            raise RuntimeError(
+                "this AsyncP0f has connections on another event loop; "
+                "await aclose() there before using it here"
+            )
+        self._conns.clear()  # any left belong to a closed loop, gone with it
+        self._loop = loop
+
+    def _grace(self) -> float:
+        return max(CLOSE_GRACE, self.timeout)
+
+    def _timed_out(self, exc: TimeoutError) -> P0fTimeoutError:
+        if isinstance(exc, P0fTimeoutError):
+            return exc
+        return P0fTimeoutError(f"p0f did not answer within {self.timeout} s")
+
+    def _forget_connection(self, conn: _Connection) -> None:
+        if conn in self._conns:
+            self._conns.remove(conn)
+
+    async def _pick(self) -> _Connection:
+        """The connection owing fewest answers; a new one while under the limit."""
+        loop = asyncio.get_running_loop()
+        self._bind(loop)
+        closes = self._closes
+        limit = self._max_connections
+        while True:
+            conns = self._conns
+            best: _Connection | None = None
+            for conn in conns:
+                if conn.usable and (best is None or conn.pipe.owed < best.pipe.owed):
+                    best = conn
+            if best is not None and (best.pipe.owed == 0 or len(conns) >= limit):
+                return best
+            if len(conns) < limit:
+                conn = _Connection(
+                    loop, self.socket_path, self.timeout, self._grace(), self._forget_connection
+                )
+                conns.append(conn)
+                return conn
+            # Every slot holds a connection being drained: wait for one to go.
+            await asyncio.wait([c.closed for c in conns], return_when=asyncio.FIRST_COMPLETED)
+            if self._closes != closes:
+                raise _closed_error()
+
+    async def _ask(self, query: bytes) -> RawResponse:
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn = await self._pick()
+                try:
+                    return await _one(conn, query)
+                except P0fConnectionError:
+                    if not conn.stale:
+                        raise
+                conn = await self._pick()
+                return await _one(conn, query)
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from None
+
+    async def _ask_many(self, queries: list[bytes]) -> list[RawResponse]:
+        try:
+            async with asyncio.timeout(self.timeout) as scope:
+                conn = await self._pick()
+                answers: list[RawResponse] = []
+                try:
+                    return await self._many(conn, queries, answers, scope)
+                except P0fConnectionError:
+                    if answers or not conn.stale:
+                        raise
+                conn = await self._pick()
+                return await self._many(conn, queries, answers, scope)
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from None
+
+    async def _many(
+        self,
+        conn: _Connection,
+        queries: list[bytes],
+        answers: list[RawResponse],
+        scope: asyncio.Timeout,
+    ) -> list[RawResponse]:
+        """Fill ``answers`` with the answers to ``queries``, which it returns."""
+        loop = asyncio.get_running_loop()
+        count = len(queries)
+        pending: deque[_Answer] = deque()
+        queued = 0
+        try:
+            while len(answers) < count:
+                if queued < count and len(pending) <= MANY_WINDOW:
+                    pending.extend(conn.submit(queries[queued : queued + MANY_WINDOW]))
+                    queued = min(count, queued + MANY_WINDOW)
+                answers.append(await pending[0])
+                pending.popleft()
+                scope.reschedule(loop.time() + self.timeout)
+            return answers
+        finally:
+            for answer in pending:
+                _forget(answer)
+
+
+async def _one(conn: _Connection, query: bytes) -> RawResponse:
+    (answer,) = conn.submit((query,))
+    try:
+        return await answer
+    finally:
+        _forget(answer)
