@@ -1,0 +1,193 @@
+"""The middleware: ``request.p0f`` for every request.
+
+Add ``"p0f.django.middleware.P0fMiddleware"`` to ``MIDDLEWARE`` (before
+anything that reads ``request.p0f``).  It works in sync (WSGI) and async
+(ASGI) stacks alike.
+
+``request.p0f`` is a :class:`p0f.P0fResponse`, or ``None`` when p0f has no
+data on the client, the client's address is unknown, ``P0F_ENABLED`` is
+false, or the daemon cannot be reached or answers wrongly.  Failures are
+logged to the ``p0f.web`` logger and never reach the view.
+
+Each process keeps one blocking client (:class:`p0f.P0f`, shared by all
+threads) and, in async stacks, one :class:`p0f.AsyncP0f` per event loop;
+answers are cached per address (``P0F_CACHE_SECONDS``); after a failure,
+lookups pause (``P0F_BACKOFF``, doubling up to ``P0F_MAX_BACKOFF``) so that
+requests do not each wait on a dead daemon.  Settings are read at the first
+request, and again after any ``P0F*`` setting changes (``override_settings``
+and pytest-django's ``settings`` fixture announce that); see
+:mod:`p0f.django.conf`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from .._async import AsyncP0f
+from .._models import P0fResponse
+from .._sync import P0f
+from .._web import IPAddress, Lookup, Network, PerLoop, build_lookup, client_address
+from .conf import conf
+
+__all__ = ["P0fHttpRequest", "P0fMiddleware", "aclose", "get_p0f", "reset"]
+
+
+class P0fHttpRequest(HttpRequest):
+    """A request the middleware has seen; annotate views with it.
+
+    ::
+
+        def view(request: P0fHttpRequest) -> HttpResponse:
+            os_name = request.p0f.os_name if request.p0f else None
+    """
+
+    p0f: P0fResponse | None
+
+
+def get_p0f(request: HttpRequest) -> P0fResponse | None:
+    """``request.p0f``, typed; ``None`` also if the middleware did not run."""
+    answer = getattr(request, "p0f", None)
+    return answer if isinstance(answer, P0fResponse) else None
+
+
+class _Runtime:
+    """What one set of settings makes: the clients, the cache, the back-off."""
+
+    def __init__(self) -> None:
+        self.enabled: Final = conf.P0F_ENABLED
+        self.trusted: Final[tuple[Network, ...]] = conf.P0F_TRUSTED_PROXIES
+        self.lookup: Final[Lookup] = build_lookup(
+            cache_seconds=conf.P0F_CACHE_SECONDS,
+            cache_size=conf.P0F_CACHE_SIZE,
+            backoff=conf.P0F_BACKOFF,
+            max_backoff=conf.P0F_MAX_BACKOFF,
+        )
+        socket_path = conf.P0F_SOCKET
+        timeout = conf.P0F_TIMEOUT
+        if socket_path is None:
+            if self.enabled:
+                raise ImproperlyConfigured(
+                    "P0F_SOCKET (or P0FSOCKET) is not set; set P0F_ENABLED = False "
+                    "to run without p0f"
+                )
+            socket_path = "unused"  # never connected to while disabled
+        self.client: Final = P0f(socket_path, timeout=timeout)
+        self.async_clients: Final = PerLoop(lambda: AsyncP0f(socket_path, timeout=timeout))
+
+    def address(self, request: HttpRequest) -> IPAddress | None:
+        meta = request.META
+        return client_address(
+            meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), self.trusted
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        for loop, client in self.async_clients.pop_all():
+            if loop.is_running():
+                # Best effort: the connection belongs to that loop.
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+
+
+_lock: Final = threading.Lock()
+_runtime: _Runtime | None = None
+
+
+def _get_runtime() -> _Runtime:
+    global _runtime
+    runtime = _runtime
+    if runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = _Runtime()
+            runtime = _runtime
+    return runtime
+
+
+def reset() -> None:
+    """Close the shared clients and forget cached answers and the back-off.
+
+    The next request reads the settings again.  Runs by itself whenever a
+    ``P0F*`` setting changes.
+    """
+    global _runtime
+    with _lock:
+        runtime, _runtime = _runtime, None
+    if runtime is not None:
+        runtime.close()
+
+
+async def aclose() -> None:
+    """Close the running event loop's async client, e.g. before the loop ends.
+
+    An async test that sent requests through the middleware calls this so
+    that no connection outlives its loop.  The next request reconnects.
+    """
+    runtime = _runtime
+    if runtime is not None:
+        client = runtime.async_clients.pop()
+        if client is not None:
+            await client.aclose()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("P0F"):
+        reset()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="p0f.django.middleware")
+
+
+class P0fMiddleware:
+    """Sets ``request.p0f``; sync and async capable."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: (
+            Callable[[HttpRequest], HttpResponseBase]
+            | Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+        ),
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            # Django then awaits __call__; the switch itself is in __call__,
+            # so that no dunder method is swapped on the instance.
+            markcoroutinefunction(self)
+
+    def __call__(
+        self, request: HttpRequest
+    ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.async_mode:
+            return self.__acall__(request)
+        runtime = _get_runtime()
+        answer = None
+        if runtime.enabled:
+            answer = runtime.lookup.lookup(runtime.client, runtime.address(request))
+        cast(P0fHttpRequest, request).p0f = answer
+        response = self.get_response(request)
+        assert isinstance(response, HttpResponseBase)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        runtime = _get_runtime()
+        answer = None
+        if runtime.enabled:
+            answer = await runtime.lookup.alookup(
+                runtime.async_clients.get(), runtime.address(request)
+            )
+        cast(P0fHttpRequest, request).p0f = answer
+        result = self.get_response(request)
+        assert not isinstance(result, HttpResponseBase)
+        return await result

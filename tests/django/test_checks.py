@@ -1,0 +1,133 @@
+"""The system checks, by id."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from p0f.django.checks import check_settings
+from p0f.testing import FakeP0f
+
+
+def ids() -> list[str]:
+    return [message.id for message in check_settings() if message.id is not None]
+
+
+def test_a_good_configuration_passes(fake_p0f: FakeP0f) -> None:
+    with override_settings(
+        P0F_SOCKET=fake_p0f.socket_path,
+        P0F_TIMEOUT=0.25,
+        P0F_TRUSTED_PROXIES=["127.0.0.1", "::1", "10.0.0.0/8"],
+        P0F_CACHE_SECONDS=0,
+        P0F_CACHE_SIZE=100,
+        P0F_BACKOFF=0.5,
+        P0F_MAX_BACKOFF=60,
+    ):
+        assert check_settings() == []
+
+
+def test_the_checks_are_registered_by_the_app() -> None:
+    with override_settings(P0F_SOCKET=None, P0FSOCKET=None, P0F_TIMEOUT=0):
+        found = {message.id for message in checks.run_checks()}
+    assert {"p0f.E001", "p0f.E003"} <= found
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_e001_no_socket(value: str | None) -> None:
+    with override_settings(P0F_SOCKET=value, P0FSOCKET=value):
+        assert ids() == ["p0f.E001"]
+        (message,) = check_settings()
+        assert message.level == checks.ERROR
+        assert "P0F_SOCKET" in (message.hint or "")
+
+
+def test_e001_socket_is_not_a_path() -> None:
+    with override_settings(P0F_SOCKET=42):
+        assert ids() == ["p0f.E001"]
+
+
+def test_no_socket_is_fine_when_disabled() -> None:
+    with override_settings(P0F_SOCKET=None, P0FSOCKET=None, P0F_ENABLED=False):
+        assert ids() == []
+    with override_settings(P0F_SOCKET=None, P0FSOCKET=None, P0FENABLED=False):
+        assert ids() == []
+
+
+def test_e002_path_is_not_a_socket(tmp_path: Path) -> None:
+    regular = tmp_path / "p0f.sock"
+    regular.write_text("")
+    with override_settings(P0F_SOCKET=str(regular)):
+        assert ids() == ["p0f.E002"]
+    with override_settings(P0F_SOCKET=tmp_path):  # a directory, as a PathLike
+        assert ids() == ["p0f.E002"]
+
+
+def test_w001_socket_missing(tmp_path: Path) -> None:
+    with override_settings(P0F_SOCKET=str(tmp_path / "nothing-here")):
+        (message,) = check_settings()
+    assert message.id == "p0f.W001"
+    assert message.level == checks.WARNING
+
+
+def test_a_bare_unix_socket_passes(tmp_path: Path) -> None:
+    path = os.path.join(tmp_path, "s")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        with override_settings(P0F_SOCKET=path):
+            assert ids() == []
+
+
+@pytest.mark.parametrize("value", [0, -1, 10.5, float("nan"), float("inf"), "1", True, None])
+def test_e003_timeout_out_of_range(value: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_TIMEOUT=value):
+        assert ids() == ["p0f.E003"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "127.0.0.1",  # one string, not a list
+        ["127.0.0.1", "proxy.example"],
+        ["10.0.0.1/8"],  # host bits set
+        ["300.0.0.1"],
+        [42],
+        42,
+    ],
+)
+def test_e004_trusted_proxies_malformed(value: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_TRUSTED_PROXIES=value):
+        assert ids() == ["p0f.E004"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "size"), [(-1, 100), ("30", 100), (30, 0), (30, 1.5), (30, True)]
+)
+def test_e005_cache_settings(seconds: object, size: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(
+        P0F_SOCKET=fake_p0f.socket_path, P0F_CACHE_SECONDS=seconds, P0F_CACHE_SIZE=size
+    ):
+        assert ids() == ["p0f.E005"]
+
+
+@pytest.mark.parametrize(("first", "longest"), [(0, 30), (-1, 30), (5, 1), ("1", 30)])
+def test_e006_backoff_settings(first: object, longest: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(
+        P0F_SOCKET=fake_p0f.socket_path, P0F_BACKOFF=first, P0F_MAX_BACKOFF=longest
+    ):
+        assert ids() == ["p0f.E006"]
+
+
+def test_several_problems_are_all_reported(tmp_path: Path) -> None:
+    with override_settings(
+        P0F_SOCKET=str(tmp_path),
+        P0F_TIMEOUT=60,
+        P0F_TRUSTED_PROXIES="10.0.0.0/8",
+        P0F_CACHE_SIZE=0,
+        P0F_BACKOFF=0,
+    ):
+        assert ids() == ["p0f.E002", "p0f.E003", "p0f.E004", "p0f.E005", "p0f.E006"]
