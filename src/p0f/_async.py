@@ -32,6 +32,8 @@ from ._errors import P0fConnectionError, P0fError, P0fTimeoutError, ProtocolErro
 from ._models import P0fResponse, RawResponse
 from ._sync import _hand_to_drainer
 
+_READ_SIZE: Final = 65536
+
 DEFAULT_MAX_CONNECTIONS: Final = 1
 """Connections an :class:`AsyncP0f` opens at most unless told otherwise.
 
@@ -65,7 +67,7 @@ class _State(enum.Enum):
     CLOSED = "closed"  # nothing more comes from it
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """One socket to the daemon, fed by the event loop.
 
     Bytes in go through the :class:`Pipeline`, which returns each answer with
@@ -101,6 +103,15 @@ class _Connection(asyncio.Protocol):
         self._broken = False  # after a protocol error: count bytes, decode none
         self._why: _Failure = _gone_error  # what a late submit fails with
         self._hand_off_timer: asyncio.TimerHandle | None = None
+        # Callers' deadlines in the order they asked; all share one timeout,
+        # so they come in order too and one timer serves them all.
+        self._deadlines: deque[tuple[float, _Answer]] = deque()
+        self._expiry: asyncio.TimerHandle | None = None
+        self._timeout = timeout
+        self._outgoing = bytearray()  # written once per turn of the loop
+        # Reads land in one buffer, kept for the connection's life: asyncio's
+        # plain protocols allocate a fresh 256 KiB object for every read.
+        self._inbuf = memoryview(bytearray(_READ_SIZE))
         self._task = loop.create_task(self._run(path, timeout), name="p0f-connection")
 
     @property
@@ -133,6 +144,36 @@ class _Connection(asyncio.Protocol):
         else:
             self._unsent += data
         return answers
+
+    def ask(self, query: bytes, deadline: float) -> _Answer:
+        """Queue one encoded query whose caller gives up at ``deadline``
+        (event-loop time): the future then fails with the timeout error."""
+        (answer,) = self.submit((query,))
+        if not answer.done():
+            self._deadlines.append((deadline, answer))
+            if self._expiry is None:
+                self._expiry = self._loop.call_at(deadline, self._expire)
+        return answer
+
+    def _expire(self) -> None:
+        self._expiry = None
+        deadlines = self._deadlines
+        now = self._loop.time()
+        while deadlines and deadlines[0][0] <= now:
+            _, answer = deadlines.popleft()
+            if not answer.done():
+                self.waiting.discard(answer)
+                answer.set_exception(
+                    P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
+                )
+        self._arm_expiry()
+
+    def _arm_expiry(self) -> None:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
+        if deadlines and self._expiry is None:
+            self._expiry = self._loop.call_at(deadlines[0][0], self._expire)
 
     def retire(self, failure: _Failure) -> None:
         """Take no more queries, fail every caller still waiting, close when
@@ -191,6 +232,12 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._inbuf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._inbuf[:nbytes].tobytes())
+
     def data_received(self, data: bytes) -> None:
         self._received += len(data)
         if self._broken:
@@ -224,6 +271,9 @@ class _Connection(asyncio.Protocol):
             waiting.discard(answer)
             if not answer.done():
                 answer.set_result(raw)
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
         if self.state is _State.RETIRING:
             self._close_if_settled()
 
@@ -237,9 +287,16 @@ class _Connection(asyncio.Protocol):
     # -- inner workings -----------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
+        # Queries asked in one turn of the event loop go out in one write.
+        if not self._outgoing:
+            self._loop.call_soon(self._flush)
+        self._outgoing += data
+
+    def _flush(self) -> None:
         transport = self._transport
-        assert transport is not None
-        if transport.is_closing():
+        data = bytes(self._outgoing)
+        self._outgoing.clear()
+        if transport is None or transport.is_closing() or not data:
             return  # a write failed; connection_lost() will fail the callers
         transport.write(data)
         self._written += len(data) // QUERY_SIZE
@@ -298,6 +355,10 @@ class _Connection(asyncio.Protocol):
         if self._hand_off_timer is not None:
             self._hand_off_timer.cancel()
             self._hand_off_timer = None
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self._deadlines.clear()
         self._fail(failure)
         self._release()
 
@@ -500,16 +561,49 @@ class AsyncP0f(BaseClient):
             if self._closes != closes:
                 raise _closed_error()
 
+    def _ready(self, loop: asyncio.AbstractEventLoop) -> _Connection | None:
+        """What :meth:`_pick` would return without waiting, or ``None``."""
+        if self._loop is not loop:
+            return None
+        best: _Connection | None = None
+        for conn in self._conns:
+            if conn.usable and (best is None or conn.pipe.owed < best.pipe.owed):
+                best = conn
+        if best is not None and (
+            best.pipe.owed == 0 or len(self._conns) >= self._max_connections
+        ):
+            return best
+        return None
+
     async def _ask(self, query: bytes) -> RawResponse:
+        # The common case, a connection at hand: its timer enforces the
+        # deadline, sparing a timeout scope (and a timer) per call.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        conn = self._ready(loop)
+        if conn is not None:
+            answer = conn.ask(query, deadline)
+            try:
+                return await answer
+            except P0fConnectionError as exc:
+                if isinstance(exc, P0fTimeoutError) or not conn.stale:
+                    raise
+            finally:
+                _forget(answer)
+            return await self._ask_waiting(query, deadline, retry=False)
+        return await self._ask_waiting(query, deadline, retry=True)
+
+    async def _ask_waiting(self, query: bytes, deadline: float, *, retry: bool) -> RawResponse:
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout_at(deadline):
                 conn = await self._pick()
-                try:
-                    return await _one(conn, query)
-                except P0fConnectionError:
-                    if not conn.stale:
-                        raise
-                conn = await self._pick()
+                if retry:
+                    try:
+                        return await _one(conn, query)
+                    except P0fConnectionError:
+                        if not conn.stale:
+                            raise
+                    conn = await self._pick()
                 return await _one(conn, query)
         except TimeoutError as exc:
             raise self._timed_out(exc) from None
