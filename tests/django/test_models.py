@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Callable
 
 import pytest
@@ -128,9 +129,9 @@ def test_the_migrations_match_the_model() -> None:
     assert "No changes detected" in out.getvalue()
 
 
-def test_the_database_in_use() -> None:
-    # Says which backend ran the model tests, in the -v output.
-    assert connection.vendor in ("sqlite", "postgresql")
+def test_the_database_is_the_one_asked_for() -> None:
+    expected = "postgresql" if os.environ.get("P0F_TEST_POSTGRES") else "sqlite"
+    assert connection.vendor == expected
 
 
 @pytest.mark.django_db
