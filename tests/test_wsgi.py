@@ -130,16 +130,24 @@ def test_answers_are_cached(fake_p0f: FakeP0f) -> None:
 def test_a_burst_against_a_dead_daemon_tries_to_connect_once(
     fake_p0f: FakeP0f, connect_attempts: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    fake_p0f.refuse_connections()
+    wrapped = P0fMiddleware(app, fake_p0f.socket_path, cache_seconds=0, backoff=30)
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        assert [call(wrapped)["os_name"] for _ in range(200)] == [None] * 200
+    assert len(connect_attempts) == 1
+    assert len(caplog.records) == 1
+
+
+def test_after_the_pause_one_request_tries_again(
+    fake_p0f: FakeP0f, connect_attempts: list[str]
+) -> None:
     fake_p0f.add_host(PEER, sample_response(os_name="Linux"))
     fake_p0f.refuse_connections()
-    wrapped = P0fMiddleware(app, fake_p0f.socket_path, cache_seconds=0, backoff=0.2)
+    wrapped = P0fMiddleware(app, fake_p0f.socket_path, cache_seconds=0, backoff=0.05)
     try:
-        with caplog.at_level(logging.WARNING, logger="p0f.web"):
-            assert [call(wrapped)["os_name"] for _ in range(200)] == [None] * 200
-        assert len(connect_attempts) == 1
-        assert len(caplog.records) == 1
+        assert call(wrapped)["os_name"] is None
         fake_p0f.accept_connections()
-        time.sleep(0.25)
+        time.sleep(0.1)
         assert call(wrapped)["os_name"] == "Linux"
         assert len(connect_attempts) == 2
     finally:

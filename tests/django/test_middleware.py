@@ -178,18 +178,28 @@ def test_no_daemon_gives_none_and_a_log_line(caplog: pytest.LogCaptureFixture) -
 def test_a_burst_against_a_dead_daemon_tries_to_connect_once(
     p0f_fake: FakeP0f, connect_attempts: list[str]
 ) -> None:
-    p0f_fake.add_host(PROXY, sample_response(os_name="Linux"))
     p0f_fake.refuse_connections()
-    with override_settings(P0F_BACKOFF=0.2, P0F_CACHE_SECONDS=0):
+    with override_settings(P0F_BACKOFF=30, P0F_CACHE_SECONDS=0):
         client = Client()
         assert [answer_of(client.get("/sync/")) for _ in range(200)] == [None] * 200
-        assert len(connect_attempts) == 1
-        # Once the pause is over, one request tries again; when the daemon
-        # is back, it gets its answer.
-        p0f_fake.accept_connections()
-        time.sleep(0.25)
-        assert os_of(client.get("/sync/")) == "Linux"
+    assert len(connect_attempts) == 1
+
+
+def test_after_the_pause_one_request_tries_again(
+    p0f_fake: FakeP0f, connect_attempts: list[str]
+) -> None:
+    p0f_fake.add_host(PROXY, sample_response(os_name="Linux"))
+    p0f_fake.refuse_connections()
+    with override_settings(P0F_BACKOFF=0.05, P0F_CACHE_SECONDS=0):
+        client = Client()
+        assert answer_of(client.get("/sync/")) is None
+        time.sleep(0.1)
+        assert answer_of(client.get("/sync/")) is None  # the retry, still refused
         assert len(connect_attempts) == 2
+        p0f_fake.accept_connections()
+        time.sleep(0.15)  # the pause has doubled
+        assert os_of(client.get("/sync/")) == "Linux"
+        assert len(connect_attempts) == 3
 
 
 def test_an_async_burst_against_a_dead_daemon_tries_to_connect_once(
@@ -204,7 +214,7 @@ def test_an_async_burst_against_a_dead_daemon_tries_to_connect_once(
             responses.append(await client.get("/async/"))
         return [answer_of(response) for response in responses]
 
-    with override_settings(P0F_CACHE_SECONDS=0):
+    with override_settings(P0F_BACKOFF=30, P0F_CACHE_SECONDS=0):
         assert run(burst()) == [None] * 200
     assert len(connect_attempts) == 1
 
@@ -212,18 +222,27 @@ def test_an_async_burst_against_a_dead_daemon_tries_to_connect_once(
 def test_a_hung_daemon_costs_one_timeout_not_one_per_request(p0f_fake: FakeP0f) -> None:
     p0f_fake.add_host(PROXY, sample_response(os_name="Linux"))
     p0f_fake.inject(Fault(delay=0.5))
-    with override_settings(P0F_TIMEOUT=0.1, P0F_BACKOFF=0.6, P0F_CACHE_SECONDS=0):
+    with override_settings(P0F_TIMEOUT=0.1, P0F_BACKOFF=30, P0F_CACHE_SECONDS=0):
         client = Client()
         started = time.monotonic()
         answers = [answer_of(client.get("/sync/")) for _ in range(50)]
         elapsed = time.monotonic() - started
-        assert answers == [None] * 50
-        assert elapsed < 0.5  # one 0.1 s timeout; 50 would take 5 s
-        assert len(p0f_fake.queries) == 1
-        time.sleep(0.7)
-        # The late answer was owed on the connection: it is read and
+    assert answers == [None] * 50
+    assert elapsed < 2.5  # one 0.1 s timeout, where 50 would take 5 s
+    assert len(p0f_fake.queries) == 1
+
+
+def test_a_late_answer_is_not_given_to_the_next_request(p0f_fake: FakeP0f) -> None:
+    p0f_fake.add_host(PROXY, sample_response(os_name="Linux"))
+    p0f_fake.add_host("192.0.2.7", sample_response(os_name="Windows"))
+    p0f_fake.inject(Fault(delay=0.3))
+    with override_settings(P0F_TIMEOUT=0.1, P0F_BACKOFF=0.05, P0F_CACHE_SECONDS=0):
+        client = Client()
+        assert answer_of(client.get("/sync/")) is None  # timed out
+        time.sleep(0.4)
+        # The late answer (Linux) was owed on the connection: it is read and
         # dropped, and this request gets its own.
-        assert os_of(client.get("/sync/")) == "Linux"
+        assert os_of(client.get("/sync/", REMOTE_ADDR="192.0.2.7")) == "Windows"
 
 
 def test_disabled_middleware_asks_nothing(p0f_fake: FakeP0f) -> None:
