@@ -44,7 +44,7 @@ DEFAULT_CACHE_SECONDS: Final = 30.0
 """How long an answer is reused.  p0f learns more about a host as its
 traffic goes on (the HTTP fingerprint comes after the SYN), so keep it short."""
 DEFAULT_CACHE_SIZE: Final = 10_000
-"""At most this many addresses are cached; the oldest make way."""
+"""At most this many addresses are cached; the least recently used make way."""
 DEFAULT_BACKOFF: Final = 1.0
 """Seconds lookups are skipped after the daemon first fails."""
 DEFAULT_MAX_BACKOFF: Final = 30.0

@@ -15,7 +15,7 @@ Setting                    Default     Meaning
                                        at most 10.
 ``P0F_CACHE_SECONDS``      ``30``      How long an answer is reused; 0 for never.
 ``P0F_CACHE_SIZE``         ``10000``   How many addresses the cache holds at most.
-``P0F_TRUSTED_PROXIES``    ``[]``      Addresses or networks of reverse proxies whose
+``P0F_TRUSTED_PROXIES``    ``()``      Addresses or networks of reverse proxies whose
                                        ``X-Forwarded-For`` is believed.  Empty: the
                                        header is ignored and ``REMOTE_ADDR`` looked up.
 ``P0F_BACKOFF``            ``1``       Seconds lookups pause after the daemon fails.
