@@ -219,10 +219,8 @@ def bench_sync(path: str, rounds: int, inner: int) -> list[Row]:
 
 
 def bench_async(path: str, rounds: int, inner: int) -> list[Row]:
-    try:
-        from p0f import AsyncP0f  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return []
+    from p0f import AsyncP0f
+
     query = encode_query(HOST)
     queries = query * 1000
     loop = asyncio.new_event_loop()
@@ -256,9 +254,11 @@ def bench_async(path: str, rounds: int, inner: int) -> list[Row]:
 
 def bench_django(path: str | None, rounds: int, inner: int) -> list[Row]:
     try:
-        from benchmarks import django_bench
+        import django  # noqa: F401 - the [django] extra may be missing
     except ImportError:
         return []
+    from benchmarks import django_bench
+
     return django_bench.run(path, rounds, inner, Row)
 
 
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     with context as path:
         rows += bench_sync(path, rounds, max(20, int(3_000 * scale)))
         rows += bench_async(path, rounds, max(200, int(3_000 * scale)))
-        rows += bench_django(path, rounds, max(20, int(2_000 * scale)))
+        rows += bench_django(path, rounds, max(50, int(3_000 * scale)))
     print(render(rows, daemon))
     return 0
 
