@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -22,6 +23,16 @@ _started: set[subprocess.Popen[bytes]] = set()
 def find_p0f() -> str | None:
     """The p0f binary (root's PATH has /usr/sbin; others' may not)."""
     return shutil.which("p0f") or shutil.which("p0f", path="/usr/sbin:/usr/local/sbin")
+
+
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_parent() -> None:
+    # In the child, before exec: p0f gets SIGTERM if the test process dies,
+    # even by SIGKILL, so no daemon of ours outlives an aborted run.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _kill_leftovers() -> None:
@@ -88,6 +99,7 @@ class P0fDaemon:
                  *self.args, "tcp"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "TZ": "UTC"},
+                preexec_fn=_die_with_parent,
             )
         _started.add(self.proc)
         try:
