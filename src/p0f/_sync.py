@@ -22,6 +22,7 @@ from ._codec import (
     parse,
     parse_or_none,
 )
+from ._enums import Status
 from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
@@ -53,6 +54,16 @@ class _Deadline:
 
 class _Dead(Exception):
     """The daemon closed or reset the connection."""
+
+
+def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
+    """What a socket error means for the call: the kernel timeout ran out
+    (EAGAIN, as the socket is blocking), the daemon hung up, or other."""
+    if isinstance(exc, BlockingIOError):
+        return deadline.expired()
+    if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+        return _Dead(str(exc))
+    return exc
 
 
 class _Connection:
@@ -97,10 +108,8 @@ class _Connection:
         self.arm(deadline)
         try:
             n = self.sock.send(data)
-        except BlockingIOError:  # SO_SNDTIMEO ran out
-            raise deadline.expired() from None
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise _Dead(str(exc)) from exc
+        except OSError as exc:
+            raise _io_error(exc, deadline) from exc
         self.sent += n
         return n
 
@@ -124,19 +133,55 @@ class _Connection:
         while outgoing:
             del outgoing[: self.send(outgoing, deadline)]
 
-    def read(self, deadline: _Deadline) -> list[tuple[object, RawResponse]]:
-        """Wait for bytes and return the answers they complete (maybe none)."""
-        self.arm(deadline)
+    def read(
+        self, deadline: _Deadline, *, arm: bool = True
+    ) -> list[tuple[object, RawResponse]]:
+        """Wait for bytes and return the answers they complete (maybe none).
+
+        ``arm=False`` when the kernel timeouts were set a moment ago."""
+        if arm:
+            self.arm(deadline)
         try:
             data = self.sock.recv(_RECV_SIZE)
-        except BlockingIOError:  # SO_RCVTIMEO ran out
-            raise deadline.expired() from None
-        except ConnectionResetError as exc:
-            raise _Dead(str(exc)) from exc
+        except OSError as exc:
+            raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
         self.received += len(data)
         return self.pipe.receive(data)
+
+    def one(self, query: bytes, deadline: _Deadline) -> RawResponse:
+        """One query on an idle connection: a web request's lookup.
+
+        The same steps as :meth:`write` then :meth:`read`, in one frame:
+        right after a wake-up, when the daemon has answered, every Python
+        call costs several times what it costs warm."""
+        self.arm(deadline)  # first: should it time out, nothing is owed
+        pipe = self.pipe
+        pipe.queue(query)
+        sock = self.sock
+        try:
+            sent = sock.send(query)
+        except BlockingIOError:
+            self.outgoing += query  # unsent but owed: the next call sends it
+            raise deadline.expired() from None
+        except OSError as exc:
+            raise _io_error(exc, deadline) from exc
+        self.sent += sent
+        if sent != len(query):
+            self.outgoing += query[sent:]
+            self.flush(deadline)
+        try:
+            data = sock.recv(_RECV_SIZE)
+        except OSError as exc:
+            raise _io_error(exc, deadline) from exc
+        if not data:
+            raise _Dead("p0f closed the connection")
+        self.received += len(data)
+        got = pipe.receive(data)
+        while not got:  # a partial answer
+            got = self.read(deadline)
+        return got[0][1]
 
     def settle(self, deadline: _Deadline) -> None:
         """Finish what earlier, abandoned calls left: write, then read and drop."""
@@ -147,12 +192,6 @@ class _Connection:
     def run(self, queries: list[bytes], deadline: _Deadline, steady: bool) -> list[RawResponse]:
         """Write the queries (at most two windows ahead) and read their answers."""
         pipe = self.pipe
-        if len(queries) == 1:  # the common case, shortened
-            self.write(pipe.queue(queries[0]), deadline)
-            got = self.read(deadline)
-            while not got:
-                got = self.read(deadline)
-            return [got[0][1]]
         answers: list[RawResponse] = []
         count = len(queries)
         queued = 0
@@ -290,7 +329,9 @@ class P0f(BaseClient):
         :class:`P0fTimeoutError`.
         """
         (raw,) = self._exchange([encode_query(address)], steady=False)
-        return parse(raw, address)
+        if raw._status == Status.OK:
+            return P0fResponse.from_raw(raw)
+        return parse(raw, address)  # raises for "no match" and "bad query"
 
     @overload
     def get_info(
@@ -370,7 +411,7 @@ class P0f(BaseClient):
 
     def _exchange(self, queries: list[bytes], *, steady: bool) -> list[RawResponse]:
         deadline = _Deadline(self._timeout)
-        if not self._lock.acquire(timeout=deadline.remaining()):
+        if not self._lock.acquire(timeout=self._timeout):
             raise P0fTimeoutError(
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
@@ -389,8 +430,11 @@ class P0f(BaseClient):
                 conn = self._conn = self._connect(deadline)
             start: int | None = None  # bytes read before this call's answers
             try:
-                conn.settle(deadline)
+                if conn.outgoing or conn.pipe.owed:
+                    conn.settle(deadline)
                 start = conn.received
+                if len(queries) == 1:
+                    return [conn.one(queries[0], deadline)]
                 return conn.run(queries, deadline, steady)
             except _Dead as exc:
                 # The daemon went away (restarted, say): nothing more is owed,

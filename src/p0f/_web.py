@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import ipaddress
 import logging
 import math
@@ -137,7 +138,10 @@ def parse_trusted_proxies(value: object) -> tuple[Network, ...]:
 # -- the client's address -------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _peer(text: str | None) -> IPAddress | None:
+    # Cached: parsing an address string costs more than the rest of a cache
+    # hit, and the same visitors come back request after request.
     if not text:
         return None  # a Unix socket peer, say
     try:
