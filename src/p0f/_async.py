@@ -85,8 +85,6 @@ class _Connection(asyncio.BufferedProtocol):
     ) -> None:
         self.state = _State.CONNECTING
         self.pipe = Pipeline()
-        #: Futures owed an answer whose caller may still be waiting.
-        self.waiting: set[_Answer] = set()
         #: The connection died without a byte since it last sat idle: it was
         #: probably dead before its callers used it (the daemon restarted).
         self.stale = False
@@ -125,34 +123,34 @@ class _Connection(asyncio.BufferedProtocol):
     # -- callers' side ------------------------------------------------------
 
     def submit(self, queries: Sequence[bytes]) -> list[_Answer]:
-        """Queue encoded queries; one future per answer, in the same order."""
-        create = self._loop.create_future
-        answers: list[_Answer] = [create() for _ in queries]
-        if not self.usable:
-            for answer in answers:
-                answer.set_exception(self._why())
-            return answers
-        pipe = self.pipe
-        if pipe.owed == 0:
-            self._busy_mark = self._received if self.state is _State.OPEN else None
-        for query, answer in zip(queries, answers):
-            pipe.queue(query, answer)
-        self.waiting.update(answers)
-        data = b"".join(queries)
-        if self.state is _State.OPEN:
-            self._write(data)
-        else:
-            self._unsent += data
-        return answers
+        """Queue encoded queries; one future per answer, in the same order.
+
+        Queries asked in one turn of the event loop go out in one write."""
+        return [self._queue(query) for query in queries]
 
     def ask(self, query: bytes, deadline: float) -> _Answer:
         """Queue one encoded query whose caller gives up at ``deadline``
         (event-loop time): the future then fails with the timeout error."""
-        (answer,) = self.submit((query,))
+        answer = self._queue(query)
         if not answer.done():
             self._deadlines.append((deadline, answer))
             if self._expiry is None:
                 self._expiry = self._loop.call_at(deadline, self._expire)
+        return answer
+
+    def _queue(self, query: bytes) -> _Answer:
+        answer: _Answer = self._loop.create_future()
+        if not self.usable:
+            answer.set_exception(self._why())
+            return answer
+        pipe = self.pipe
+        if pipe.owed == 0:
+            self._busy_mark = self._received if self.state is _State.OPEN else None
+        pipe.queue(query, answer)
+        if self.state is _State.OPEN:
+            self._write(query)
+        else:
+            self._unsent += query
         return answer
 
     def _expire(self) -> None:
@@ -162,7 +160,6 @@ class _Connection(asyncio.BufferedProtocol):
         while deadlines and deadlines[0][0] <= now:
             _, answer = deadlines.popleft()
             if not answer.done():
-                self.waiting.discard(answer)
                 answer.set_exception(
                     P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
                 )
@@ -265,10 +262,8 @@ class _Connection(asyncio.BufferedProtocol):
             self.retire(failure)
             self._close_if_settled()
             return
-        waiting = self.waiting
         for token, raw in done:
             answer = cast(_Answer, token)
-            waiting.discard(answer)
             if not answer.done():
                 answer.set_result(raw)
         deadlines = self._deadlines
@@ -303,8 +298,8 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _fail(self, failure: _Failure) -> None:
         self._why = failure
-        waiting, self.waiting = self.waiting, set()
-        for answer in waiting:
+        for token in self.pipe.tokens():
+            answer = cast(_Answer, token)
             if not answer.done():
                 answer.set_exception(failure())
 
@@ -565,8 +560,11 @@ class AsyncP0f(BaseClient):
         """What :meth:`_pick` would return without waiting, or ``None``."""
         if self._loop is not loop:
             return None
+        conns = self._conns
+        if len(conns) == self._max_connections == 1:  # the default, quickly
+            return conns[0] if conns[0].usable else None
         best: _Connection | None = None
-        for conn in self._conns:
+        for conn in conns:
             if conn.usable and (best is None or conn.pipe.owed < best.pipe.owed):
                 best = conn
         if best is not None and (

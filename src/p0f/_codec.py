@@ -252,6 +252,10 @@ class Pipeline:
         self._owed.append(token)
         return query
 
+    def tokens(self) -> list[object]:
+        """The tokens of the answers still owed, oldest first."""
+        return list(self._owed)
+
     def missing(self) -> int:
         """How many bytes must still arrive for every owed answer."""
         return len(self._owed) * RESPONSE_SIZE - len(self._buffer)
