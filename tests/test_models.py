@@ -313,3 +313,11 @@ def test_lazy_fields_filled_by_racing_threads() -> None:
 def test_bad_enum_in_hand_built_raw_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="BadSoftware"):
         P0fResponse.from_raw(sample_response(bad_sw=7)).bad_sw
+
+
+def test_evolve_derives_a_matching_raw() -> None:
+    response = P0fResponse.from_raw(sample_response(os_name="Linux"))
+    changed = attrs.evolve(response, os_name="Windows")
+    assert changed.os_name == "Windows"
+    assert changed.raw.os_name == "Windows"
+    assert P0fResponse.from_raw(changed.raw) == changed

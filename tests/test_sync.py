@@ -480,3 +480,92 @@ def test_repr_and_properties() -> None:
     assert repr(client) == "P0f('/run/p0f.sock', timeout=0.5)"
     assert client.socket_path == "/run/p0f.sock"
     assert client.timeout == 0.5
+
+
+# -- found in review: bounds that must hold on every path -----------------------
+
+
+def test_a_late_reconnect_is_still_bounded_by_the_timeout(fake_p0f: FakeP0f) -> None:
+    # The daemon hangs up near the end of the call's time; the retry's new
+    # connection must get kernel timeouts too (0 would mean "wait forever").
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=0.3)
+    client.query("192.0.2.1")
+    fake_p0f.inject(Fault(close=True, delay=0.29))
+    fake_p0f.inject(Fault(truncate=0, hang=True))
+    outcome: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            client.query("192.0.2.1")
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assert
+            outcome.append(exc)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(1.0)  # a thread, so that a regression fails instead of hanging
+    assert not thread.is_alive(), "the query outlived its timeout"
+    assert len(outcome) == 1 and isinstance(outcome[0], P0fConnectionError)
+    client.close()
+    fake_p0f.drop_connections()
+    wait_until(lambda: pending_drainers() == 0)
+
+
+def test_a_protocol_error_does_not_keep_the_caller_past_its_timeout(
+    fake_p0f: FakeP0f,
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("192.0.2.2", host_response(2))
+    spoiled = attrs.evolve(host_response(1), magic=0x12345678).to_bytes()
+    fake_p0f.inject(Fault(payload=spoiled), address="192.0.2.1")
+    fake_p0f.inject(Fault(delay=1.5), address="192.0.2.2")
+    client = P0f(fake_p0f.socket_path, timeout=0.1)
+    started = time.monotonic()
+    with pytest.raises(ProtocolError):
+        client.query_many(["192.0.2.1", "192.0.2.2"])
+    assert time.monotonic() - started < 0.5
+    assert pending_drainers() == 1  # the late answer is still read
+    wait_until(lambda: pending_drainers() == 0)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+
+
+def test_a_process_exiting_waits_for_its_drainers(fake_p0f: FakeP0f) -> None:
+    import subprocess
+    import sys
+
+    fake_p0f.add_host("192.0.2.1")
+    fake_p0f.inject(Fault(delay=1.6))  # past close()'s one second, within exit's two
+    script = (
+        "import sys\n"
+        "from p0f import P0f, P0fTimeoutError\n"
+        "client = P0f(sys.argv[1], timeout=0.1)\n"
+        "try:\n"
+        "    client.query('192.0.2.1')\n"
+        "except P0fTimeoutError:\n"
+        "    pass\n"
+        "client.close()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, fake_p0f.socket_path], check=True, timeout=30
+    )
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+
+
+def test_a_forked_child_lets_go_of_the_parents_connection(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    p0f_client.query("192.0.2.1")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only waits
+        time.sleep(1.5)
+        os._exit(0)
+    try:
+        p0f_client.close()
+        assert p0f_client.query("192.0.2.1").total_conn == 1
+        # The old connection is gone although the child still lives.
+        wait_until(lambda: fake_p0f.connection_count == 1, seconds=1.0)
+    finally:
+        os.waitpid(pid, 0)

@@ -260,6 +260,7 @@ class P0fResponse:
     #: The answer exactly as it came off the wire.  Not compared: two answers
     #: that parse alike are equal (p0f spells "unknown distance" two ways).
     raw: RawResponse = attrs.field(
+        init=False,  # always derived: attrs.evolve() then gives a matching raw
         repr=False,
         eq=False,
         default=attrs.Factory(lambda self: self.to_raw(), takes_self=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import struct
@@ -45,6 +46,10 @@ class _Deadline:
             raise self.expired()
         return left
 
+    def left(self) -> float:
+        """What is left of the call, or 0."""
+        return max(0.0, self._at - time.monotonic())
+
     def expired(self) -> P0fTimeoutError:
         return P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
 
@@ -81,7 +86,9 @@ class _Connection:
         sock.settimeout(None)
         self.sock = sock
         self.handed_off = False
-        self.armed = 0.0  # the kernel timeouts now set, in seconds
+        # The kernel timeouts now set, in seconds; -1 until the first arm()
+        # (for the kernel, 0 would mean "wait forever").
+        self.armed = -1.0
         self.slack = timeout / 20  # how far they may differ from what is left
         self.pipe = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
@@ -288,10 +295,34 @@ def pending_drainers() -> int:
         return len(_drainers)
 
 
+EXIT_GRACE: Final = 2.0
+"""Seconds the interpreter waits at exit for background drainers.
+
+Drainer threads are daemon threads, so a stalled p0f cannot keep a process
+alive; but a process that exits while one still reads closes that socket
+with answers owed.  Waiting a little lets a merely late daemon finish."""
+
+
+def _join_drainers(grace: float = EXIT_GRACE) -> None:
+    end = time.monotonic() + grace
+    with _drainers_lock:
+        threads = list(_drainers)
+    for thread in threads:
+        thread.join(max(0.0, end - time.monotonic()))
+
+
+atexit.register(_join_drainers)
+
+
 _clients: weakref.WeakSet[P0f] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    global _drainers_lock
+    # The parent's drainer threads do not exist here, and its lock may have
+    # been held by one of them at the fork.
+    _drainers_lock = threading.Lock()
+    _drainers.clear()
     for client in list(_clients):
         client._forget_after_fork()
 
@@ -384,12 +415,15 @@ class P0f(BaseClient):
 
     def _forget_after_fork(self) -> None:
         # The child shares the parent's socket, which the parent goes on
-        # using.  Leave the child's copy of the descriptor open (detach, do
-        # not close): were it the last one, closing could drop answers owed.
+        # using: close the child's copy, or it would hold one of p0f's few
+        # connection slots for the child's life.  The parent keeps its own
+        # descriptor until nothing is owed (or a drainer holds it), so this
+        # close never ends a connection with answers owed.
         self._lock = threading.Lock()
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.sock.detach()
+            conn.handed_off = True  # no finalizer work for this copy
+            conn.sock.close()
 
     def _connect(self, deadline: _Deadline) -> _Connection:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -445,8 +479,10 @@ class P0f(BaseClient):
                 if fresh or (start is not None and conn.received != start):
                     raise P0fConnectionError(f"p0f connection lost: {exc}") from None
             except ProtocolError:
+                # Read what is owed within the call's time; a drainer thread
+                # reads the rest, so the caller is not kept waiting.
                 self._conn = None
-                conn.retire(max(CLOSE_GRACE, self._timeout))
+                conn.retire(deadline.left())
                 raise
             except TimeoutError as exc:
                 if isinstance(exc, P0fTimeoutError):
@@ -456,5 +492,11 @@ class P0f(BaseClient):
                 ) from None
             except OSError as exc:
                 self._conn = None
-                conn.retire(max(CLOSE_GRACE, self._timeout))
+                conn.retire(deadline.left())
                 raise P0fConnectionError(exc.errno, f"p0f connection failed: {exc}") from exc
+            except BaseException:
+                # Interrupted (KeyboardInterrupt, say) at a point the
+                # bookkeeping cannot vouch for: retire the connection.
+                self._conn = None
+                conn.retire(0.0)
+                raise
