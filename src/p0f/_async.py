@@ -200,12 +200,13 @@ class _Connection(asyncio.BufferedProtocol):
         except TimeoutError:
             self._finish(lambda: P0fTimeoutError(f"connecting to {path}: timed out"))
         except OSError as exc:
+            cause = exc  # Python unbinds ``exc`` when the except block ends
 
             def failure() -> P0fError:
                 error = P0fConnectionError(
-                    exc.errno, f"cannot connect to p0f at {path}: {exc.strerror}"
+                    cause.errno, f"cannot connect to p0f at {path}: {cause.strerror}"
                 )
-                error.__cause__ = exc
+                error.__cause__ = cause
                 return error
 
             self._finish(failure)
@@ -253,10 +254,11 @@ class _Connection(asyncio.BufferedProtocol):
             # The byte stream is out of step: every answer owed is lost.
             self._broken = True
             message = f"{exc} (every answer owed on that connection is lost)"
+            cause = exc  # Python unbinds ``exc`` when the except block ends
 
             def failure() -> P0fError:
                 error = ProtocolError(message)
-                error.__cause__ = exc
+                error.__cause__ = cause
                 return error
 
             self.retire(failure)
