@@ -362,15 +362,21 @@ class Lookup:
         self.backoff: Final = Backoff() if backoff is None else backoff
         self._log = log
 
+    def _known(self, address: IPAddress) -> Answer | _Miss:
+        # What can be said without asking: a cached answer, or None while
+        # the daemon is known to be down; MISS when it must be asked.
+        hit = self.cache.get(address)
+        if hit is not MISS:
+            return hit
+        return MISS if self.backoff.allow() else None
+
     def lookup(self, client: SyncQuerier, address: IPAddress | None) -> Answer:
         """What p0f knows about ``address``, asked with a blocking client."""
         if address is None:
             return None
-        hit = self.cache.get(address)
-        if hit is not MISS:
-            return hit
-        if not self.backoff.allow():
-            return None
+        known = self._known(address)
+        if known is not MISS:
+            return known
         try:
             answer: Answer = client.query(address)
         except NoMatchError:
@@ -384,11 +390,9 @@ class Lookup:
         """What p0f knows about ``address``, asked with an async client."""
         if address is None:
             return None
-        hit = self.cache.get(address)
-        if hit is not MISS:
-            return hit
-        if not self.backoff.allow():
-            return None
+        known = self._known(address)
+        if known is not MISS:
+            return known
         try:
             answer: Answer = await client.query(address)
         except NoMatchError:
@@ -419,6 +423,30 @@ class Lookup:
             )
         else:
             self._log.debug("p0f lookup of %s failed too: %s", address, exc)
+
+
+class MiddlewareSettings:
+    """What the ASGI and WSGI middleware make of their keyword arguments,
+    checked at once (:class:`ValueError`)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        cache_seconds: float,
+        cache_size: int,
+        trusted_proxies: Iterable[str | IPAddress | Network] | None,
+        backoff: float,
+        max_backoff: float,
+    ) -> None:
+        self.trusted_proxies: Final = parse_trusted_proxies(trusted_proxies)
+        self.lookup: Final[Lookup] = build_lookup(
+            cache_seconds=cache_seconds,
+            cache_size=cache_size,
+            backoff=backoff,
+            max_backoff=max_backoff,
+        )
+        self.timeout: Final = check_timeout(timeout)
 
 
 def build_lookup(

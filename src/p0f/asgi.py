@@ -33,19 +33,16 @@ from typing import Any, Final, TypeAlias
 from ._async import AsyncP0f
 from ._models import P0fResponse
 from ._web import (
+    MiddlewareSettings,
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_TIMEOUT,
     IPAddress,
-    Lookup,
     Network,
     PerLoop,
-    build_lookup,
-    check_timeout,
     client_address,
-    parse_trusted_proxies,
 )
 
 __all__ = ["STATE_KEY", "ASGIApp", "P0fMiddleware", "Receive", "Scope", "Send", "get_p0f"]
@@ -74,7 +71,7 @@ def _peer(scope: Scope) -> str | None:
     return str(client[0]) if client else None
 
 
-class P0fMiddleware:
+class P0fMiddleware(MiddlewareSettings):
     """Wraps an ASGI application; puts p0f's answer in ``scope["state"]["p0f"]``.
 
     Arguments are checked at once (:class:`ValueError`); nothing connects
@@ -93,15 +90,16 @@ class P0fMiddleware:
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
     ) -> None:
-        self.app: Final = app
-        self.trusted_proxies: Final = parse_trusted_proxies(trusted_proxies)
-        self.lookup: Final[Lookup] = build_lookup(
+        super().__init__(
+            timeout=timeout,
             cache_seconds=cache_seconds,
             cache_size=cache_size,
+            trusted_proxies=trusted_proxies,
             backoff=backoff,
             max_backoff=max_backoff,
         )
-        seconds = check_timeout(timeout)
+        self.app: Final = app
+        seconds = self.timeout
         AsyncP0f(socket_path, timeout=seconds)  # check the path now, not per loop
         self._clients: Final = PerLoop(lambda: AsyncP0f(socket_path, timeout=seconds))
 

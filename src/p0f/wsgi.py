@@ -30,18 +30,15 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from ._models import P0fResponse
 from ._sync import P0f
 from ._web import (
+    MiddlewareSettings,
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_TIMEOUT,
     IPAddress,
-    Lookup,
     Network,
-    build_lookup,
-    check_timeout,
     client_address,
-    parse_trusted_proxies,
 )
 
 __all__ = ["ENVIRON_KEY", "P0fMiddleware", "get_p0f"]
@@ -50,7 +47,7 @@ ENVIRON_KEY: Final = "p0f"
 """The ``environ`` key the answer is put under."""
 
 
-class P0fMiddleware:
+class P0fMiddleware(MiddlewareSettings):
     """Wraps a WSGI application; puts p0f's answer in ``environ["p0f"]``.
 
     Arguments are checked at once (:class:`ValueError`); nothing connects
@@ -69,15 +66,16 @@ class P0fMiddleware:
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
     ) -> None:
-        self.app: Final = app
-        self.trusted_proxies: Final = parse_trusted_proxies(trusted_proxies)
-        self.lookup: Final[Lookup] = build_lookup(
+        super().__init__(
+            timeout=timeout,
             cache_seconds=cache_seconds,
             cache_size=cache_size,
+            trusted_proxies=trusted_proxies,
             backoff=backoff,
             max_backoff=max_backoff,
         )
-        self.client: Final = P0f(socket_path, timeout=check_timeout(timeout))
+        self.app: Final = app
+        self.client: Final = P0f(socket_path, timeout=self.timeout)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

@@ -219,7 +219,7 @@ def test_scenario(
     )
     assert not problems, (
         f"{scenario.name} from {address}:\n  " + "\n  ".join(problems)
-        + f"\nlog lines:\n" + "\n".join(map(repr, logged.lines))
+        + "\nlog lines:\n" + "\n".join(map(repr, logged.lines))
     )
     assert abs(_seconds(answer.last_seen) - time.time()) < 60
     _played.append(Played(scenario, address, answer))
