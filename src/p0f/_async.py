@@ -540,13 +540,10 @@ class AsyncP0f(BaseClient):
         closes = self._closes
         limit = self._max_connections
         while True:
-            conns = self._conns
-            best: _Connection | None = None
-            for conn in conns:
-                if conn.usable and (best is None or conn.pipe.owed < best.pipe.owed):
-                    best = conn
-            if best is not None and (best.pipe.owed == 0 or len(conns) >= limit):
+            best = self._ready(loop)
+            if best is not None:
                 return best
+            conns = self._conns
             if len(conns) < limit:
                 conn = _Connection(
                     loop, self.socket_path, self.timeout, self._grace(), self._forget_connection

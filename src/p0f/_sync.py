@@ -23,7 +23,6 @@ from ._codec import (
     parse,
     parse_or_none,
 )
-from ._enums import Status
 from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
@@ -140,14 +139,9 @@ class _Connection:
         while outgoing:
             del outgoing[: self.send(outgoing, deadline)]
 
-    def read(
-        self, deadline: _Deadline, *, arm: bool = True
-    ) -> list[tuple[object, RawResponse]]:
-        """Wait for bytes and return the answers they complete (maybe none).
-
-        ``arm=False`` when the kernel timeouts were set a moment ago."""
-        if arm:
-            self.arm(deadline)
+    def read(self, deadline: _Deadline) -> list[tuple[object, RawResponse]]:
+        """Wait for bytes and return the answers they complete (maybe none)."""
+        self.arm(deadline)
         try:
             data = self.sock.recv(_RECV_SIZE)
         except OSError as exc:
@@ -360,9 +354,7 @@ class P0f(BaseClient):
         :class:`P0fTimeoutError`.
         """
         (raw,) = self._exchange([encode_query(address)], steady=False)
-        if raw._status == Status.OK:
-            return P0fResponse.from_raw(raw)
-        return parse(raw, address)  # raises for "no match" and "bad query"
+        return parse(raw, address)
 
     @overload
     def get_info(

@@ -33,13 +33,13 @@ from typing import Any, Final, TypeAlias
 from ._async import AsyncP0f
 from ._models import P0fResponse
 from ._web import (
-    MiddlewareSettings,
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_TIMEOUT,
     IPAddress,
+    MiddlewareSettings,
     Network,
     PerLoop,
     client_address,

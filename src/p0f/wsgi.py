@@ -30,13 +30,13 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from ._models import P0fResponse
 from ._sync import P0f
 from ._web import (
-    MiddlewareSettings,
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_TIMEOUT,
     IPAddress,
+    MiddlewareSettings,
     Network,
     client_address,
 )
