@@ -8,6 +8,7 @@ to have them all and a missing one fails the tests instead.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,15 +30,27 @@ def missing_requirement() -> str | None:
     return None
 
 
+#: Held while this process runs real daemons.  Every p0f on ``lo`` sees
+#: every crafted packet sent there, so two test runs on one machine (two
+#: checkouts, two Python versions) would read each other's scenarios.
+LOCK_PATH = "/tmp/p0f-client-real-tests.lock"
+
+
 @pytest.fixture(scope="session")
-def real_daemon_requirements() -> None:
-    """Skip (or, with ``CI=true``, fail) when the real daemon cannot run."""
+def real_daemon_requirements() -> Iterator[None]:
+    """Skip (or, with ``CI=true``, fail) when the real daemon cannot run;
+    otherwise hold the machine-wide lock for the rest of the session."""
     reason = missing_requirement()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but the real-p0f tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the real-p0f tests cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    with open(LOCK_PATH, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _fail_if_died(daemons: list[P0fDaemon]) -> None:
