@@ -38,6 +38,17 @@ from ._errors import (
 )
 from ._models import RESPONSE_MAGIC, P0fResponse, RawResponse
 from ._sync import P0f
+from ._useragent import (
+    DEFAULT_UA_OS,
+    DEFAULT_UA_OS_LINE,
+    UaOsEntry,
+    UaOsError,
+    UaOsRules,
+    UserAgentCheck,
+    UserAgentReason,
+    UserAgentVerdict,
+    check_user_agent,
+)
 
 __version__ = "2.0.0.dev0"
 
@@ -47,6 +58,8 @@ __all__ = [
     "BadQueryError",
     "BadSoftware",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_UA_OS",
+    "DEFAULT_UA_OS_LINE",
     "InvalidAddressError",
     "MatchQuality",
     "NoMatchError",
@@ -63,6 +76,13 @@ __all__ = [
     "RESPONSE_SIZE",
     "RawResponse",
     "Status",
+    "UaOsEntry",
+    "UaOsError",
+    "UaOsRules",
+    "UserAgentCheck",
+    "UserAgentReason",
+    "UserAgentVerdict",
+    "check_user_agent",
     "decode_response",
     "encode_query",
     "encode_response",
