@@ -22,6 +22,7 @@ from p0f import (
     UserAgentReason,
     UserAgentVerdict,
     check_user_agent,
+    load_ua_os,
 )
 from p0f._models import RESPONSE_MAGIC
 
@@ -301,3 +302,16 @@ def test_verdict_is_consistent(agent: str | None, raw: RawResponse) -> None:
         assert check.user_agent_os is not None and check.p0f_os is not None
         assert check.user_agent_os.lower() != check.p0f_os.lower()
         assert response.os_match_q is not MatchQuality.FUZZY_GENERIC
+
+
+def test_load_reads_once_per_path(tmp_path: Path) -> None:
+    assert load_ua_os() is DEFAULT_UA_OS
+    path = write(tmp_path, "[http:request]\nua_os = Linux\n")
+    first = load_ua_os(path)
+    assert first.entries == (UaOsEntry("Linux", "Linux"),)
+    path.write_text("[http:request]\nua_os = Windows\n")
+    assert load_ua_os(str(path)) is first  # read once per process, as p0f does
+    with pytest.raises(UaOsError):
+        other = tmp_path / "other"
+        other.mkdir()
+        load_ua_os(write(other, "[tcp:request]\nua_os = Linux\n"))

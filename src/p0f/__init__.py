@@ -48,6 +48,7 @@ from ._useragent import (
     UserAgentReason,
     UserAgentVerdict,
     check_user_agent,
+    load_ua_os,
 )
 
 __version__ = "2.0.0.dev0"
@@ -86,5 +87,6 @@ __all__ = [
     "decode_response",
     "encode_query",
     "encode_response",
+    "load_ua_os",
     "normalize_address",
 ]

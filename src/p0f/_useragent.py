@@ -36,6 +36,7 @@ Where this check and p0f's own differ, on purpose (see the README):
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from collections.abc import Iterable
 from typing import Final
@@ -266,6 +267,20 @@ class UaOsRules:
 
 DEFAULT_UA_OS: Final = UaOsRules.parse(DEFAULT_UA_OS_LINE)
 """p0f 3.09b's rules, built in: used when no ``p0f.fp`` is given."""
+
+
+@functools.lru_cache(maxsize=16)
+def _load(path: str | None) -> UaOsRules:
+    return DEFAULT_UA_OS if path is None else UaOsRules.from_file(path)
+
+
+def load_ua_os(path: str | os.PathLike[str] | None = None) -> UaOsRules:
+    """The rules of the ``p0f.fp`` at ``path`` (the built-in 3.09b ones for
+    ``None``), read once per process and path, as p0f reads its file once.
+
+    Raises what :meth:`UaOsRules.from_file` raises.
+    """
+    return _load(None if path is None else os.fspath(path))
 
 
 # Operating systems p0f 3.09b's database spells two ways (``Mac OS X`` and
