@@ -181,7 +181,7 @@ def _sys_names(value: str) -> Iterable[str]:
             yield item
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # slots=False: room for the cached pairs
 class UaOsRules:
     """p0f's ``ua_os`` list: which text in a User-Agent names which OS.
 
@@ -258,11 +258,16 @@ class UaOsRules:
         """The OS ``user_agent`` claims by p0f's rule, or ``None``."""
         if not user_agent:
             return None
-        agent = user_agent.split("\0", 1)[0]
-        for entry in self.entries:
-            if entry.text in agent:
-                return entry.os_name
+        if "\0" in user_agent:  # p0f's copy of the header ends at NUL
+            user_agent = user_agent[: user_agent.index("\0")]
+        for text, name in self._pairs:
+            if text in user_agent:
+                return name
         return None
+
+    @functools.cached_property
+    def _pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple((entry.text, entry.os_name) for entry in self.entries)
 
 
 DEFAULT_UA_OS: Final = UaOsRules.parse(DEFAULT_UA_OS_LINE)
@@ -325,10 +330,30 @@ def check_user_agent(
     compares bytes).  Never raises for any string.
     """
     claimed = rules.claimed_os(user_agent)
-    seen = answer.os_name if answer is not None else None
+    if answer is None:
+        seen, too_generic = None, False
+    else:
+        seen, too_generic = answer.os_name, answer.os_match_q == MatchQuality.FUZZY_GENERIC
+    key = (claimed, seen, too_generic)
+    check = _checks.get(key)
+    if check is None:
+        check = _verdict(claimed, seen, too_generic)
+        if len(_checks) >= _CHECKS_SIZE:
+            _checks.clear()
+        _checks[key] = check
+    return check
+
+
+# Records are immutable and their inputs few (OS names by the dozen), so the
+# check for each (claim, p0f OS, quality) is made once and shared.
+_checks: dict[tuple[str | None, str | None, bool], UserAgentCheck] = {}
+_CHECKS_SIZE: Final = 4096
+
+
+def _verdict(claimed: str | None, seen: str | None, too_generic: bool) -> UserAgentCheck:
     if claimed is None:
         return UserAgentCheck(claimed, seen, UserAgentVerdict.UNKNOWN, UserAgentReason.NO_CLAIM)
-    if seen is None or answer is None:
+    if seen is None:
         return UserAgentCheck(claimed, seen, UserAgentVerdict.UNKNOWN, UserAgentReason.NO_P0F_OS)
     claimed_key, seen_key = _os_key(claimed), _os_key(seen)
     if claimed_key == seen_key:
@@ -337,6 +362,6 @@ def check_user_agent(
         return UserAgentCheck(
             claimed, seen, UserAgentVerdict.UNKNOWN, UserAgentReason.INDISTINGUISHABLE
         )
-    if answer.os_match_q == MatchQuality.FUZZY_GENERIC:
+    if too_generic:
         return UserAgentCheck(claimed, seen, UserAgentVerdict.UNKNOWN, UserAgentReason.TOO_GENERIC)
     return UserAgentCheck(claimed, seen, UserAgentVerdict.MISMATCH, UserAgentReason.OTHER_OS)
