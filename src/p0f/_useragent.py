@@ -176,7 +176,7 @@ def _label_name(value: str) -> str | None:
 def _sys_names(value: str) -> Iterable[str]:
     """The OS names (not ``@class`` entries) of a ``sys = ...`` value."""
     for item in value.split(","):
-        item = item.strip(_BLANK)
+        item = item.lstrip(_BLANK)  # p0f skips blanks before a name, keeps those after
         if item and not item.startswith("@"):
             yield item
 
