@@ -11,6 +11,7 @@ returned, raising :class:`KeyError` for a name they do not have.
 from __future__ import annotations
 
 import datetime as _dt
+import linecache
 from collections.abc import Callable
 from typing import Any, Final, Literal, overload
 
@@ -230,7 +231,11 @@ def _make_from_raw() -> Callable[[type[P0fResponse], RawResponse], P0fResponse]:
         scope[f"parse_{i}"] = rule.parse
         lines.append(f"    put({rule.name!r}, parse_{i}(raw.{rule.wire}))")
     lines += ["    put('raw', raw)", "    return self"]
-    exec(compile("\n".join(lines), "<p0f: P0fResponse.from_raw>", "exec"), scope)
+    source = "\n".join(lines) + "\n"
+    filename = "<p0f generated P0fResponse.from_raw>"
+    # Tracebacks show the generated lines, as they do for attrs' methods.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), scope)
     function: Callable[[type[P0fResponse], RawResponse], P0fResponse]
     function = scope["from_raw"]
     return function
