@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from p0f import (
     DEFAULT_UA_OS,
     DEFAULT_UA_OS_LINE,
+    RESPONSE_MAGIC,
     MatchQuality,
     P0fError,
     P0fResponse,
@@ -24,7 +25,6 @@ from p0f import (
     check_user_agent,
     load_ua_os,
 )
-from p0f._models import RESPONSE_MAGIC
 
 from .strategies import raw_responses, ua_os_lines, user_agents
 
