@@ -14,7 +14,11 @@ Setting                    Default     Meaning
 ``P0F_TIMEOUT``            ``0.5``     Seconds to wait for the daemon, more than 0 and
                                        at most 10.
 ``P0F_CACHE_SECONDS``      ``30``      How long an answer is reused; 0 for never.
+``P0F_NEGATIVE_CACHE_      ``1``       How long a "no data" answer is reused (never
+SECONDS``                              longer than ``P0F_CACHE_SECONDS``); 0 for never.
 ``P0F_CACHE_SIZE``         ``10000``   How many addresses the cache holds at most.
+``P0F_SETTLE_SECONDS``     ``0.025``   How long to keep asking when p0f has no data
+                                       yet on a new visitor; 0 to ask once.  At most 1.
 ``P0F_TRUSTED_PROXIES``    ``()``      Addresses or networks of reverse proxies whose
                                        ``X-Forwarded-For`` is believed.  Empty: the
                                        header is ignored and ``REMOTE_ADDR`` looked up.
@@ -36,10 +40,14 @@ from .._web import (
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
     DEFAULT_MAX_BACKOFF,
+    DEFAULT_NEGATIVE_CACHE_SECONDS,
+    DEFAULT_SETTLE_SECONDS,
     DEFAULT_TIMEOUT,
     Network,
     check_backoff,
     check_cache,
+    check_negative_cache,
+    check_settle,
     check_timeout,
     parse_trusted_proxies,
 )
@@ -55,6 +63,8 @@ DEFAULTS: Final[dict[str, object]] = {
     "P0F_TIMEOUT": DEFAULT_TIMEOUT,
     "P0F_CACHE_SECONDS": DEFAULT_CACHE_SECONDS,
     "P0F_CACHE_SIZE": DEFAULT_CACHE_SIZE,
+    "P0F_NEGATIVE_CACHE_SECONDS": DEFAULT_NEGATIVE_CACHE_SECONDS,
+    "P0F_SETTLE_SECONDS": DEFAULT_SETTLE_SECONDS,
     "P0F_TRUSTED_PROXIES": (),
     "P0F_BACKOFF": DEFAULT_BACKOFF,
     "P0F_MAX_BACKOFF": DEFAULT_MAX_BACKOFF,
@@ -112,6 +122,20 @@ class P0fSettings:
     @property
     def P0F_CACHE_SIZE(self) -> int:
         return self._cache()[1]
+
+    @property
+    def P0F_NEGATIVE_CACHE_SECONDS(self) -> float:
+        try:
+            return check_negative_cache(self.raw("P0F_NEGATIVE_CACHE_SECONDS"))
+        except ValueError as exc:
+            raise _improper("P0F_NEGATIVE_CACHE_SECONDS", exc) from None
+
+    @property
+    def P0F_SETTLE_SECONDS(self) -> float:
+        try:
+            return check_settle(self.raw("P0F_SETTLE_SECONDS"))
+        except ValueError as exc:
+            raise _improper("P0F_SETTLE_SECONDS", exc) from None
 
     @property
     def P0F_TRUSTED_PROXIES(self) -> tuple[Network, ...]:
