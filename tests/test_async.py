@@ -30,7 +30,7 @@ from p0f import (
     Status,
     encode_response,
 )
-from p0f._sync import pending_drainers
+from p0f._drain import pending as pending_drainers
 from p0f.testing import FakeP0f, Fault, no_match_response, sample_response
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from p0f import (
     RawResponse,
     encode_query,
 )
-from p0f._sync import pending_drainers
+from p0f._drain import pending as pending_drainers
 from p0f.testing import FakeP0f, Fault, sample_response
 
 from .strategies import addresses, raw_responses

@@ -30,7 +30,7 @@ from ._codec import (
 )
 from ._errors import P0fConnectionError, P0fError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
-from ._sync import _hand_to_drainer
+from . import _drain
 
 _READ_SIZE: Final = 65536
 
@@ -342,7 +342,7 @@ class _Connection(asyncio.BufferedProtocol):
             self._release()
             return
         transport.abort()  # the duplicate keeps the connection open
-        _hand_to_drainer(spare, owed)
+        _drain.hand_off(spare, owed)
         self._release()
 
     def _finish(self, failure: _Failure) -> None:

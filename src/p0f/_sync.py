@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import socket
 import struct
@@ -12,6 +11,7 @@ import weakref
 from collections.abc import Iterable
 from typing import Final, Literal, overload
 
+from . import _drain
 from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
 from ._codec import (
     QUERY_SIZE,
@@ -229,7 +229,7 @@ class _Connection:
                 self.received += len(data)
         except TimeoutError:  # the daemon's, or the socket's
             self.handed_off = True
-            _hand_to_drainer(sock, self.owed_bytes())
+            _drain.hand_off(sock, self.owed_bytes())
             return
         except (OSError, _Dead):
             pass  # the daemon hung up or reset: nothing is owed any more
@@ -242,86 +242,30 @@ class _Connection:
         if self.handed_off or self.sock.fileno() < 0:
             return
         try:
-            if self.owed_bytes() > 0:
-                self.handed_off = True
-                _hand_to_drainer(self.sock, self.owed_bytes())
-            else:
-                self.sock.close()
+            self.handed_off = True
+            _drain.hand_off(self.sock, self.owed_bytes())
         except Exception:  # noqa: BLE001 - nothing may escape a finalizer
             pass
-
-
-_drainers_lock = threading.Lock()
-_drainers: set[threading.Thread] = set()
-
-
-def _drain_then_close(sock: socket.socket, owed: int) -> None:
-    try:
-        # Wait as long as it takes: blocking, and no kernel timeout (0 = none).
-        sock.settimeout(None)
-        never = _TIMEVAL.pack(0, 0)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, never)
-        while owed > 0:
-            data = sock.recv(_RECV_SIZE)
-            if not data:
-                break
-            owed -= len(data)
-    except OSError:
-        pass
-    finally:
-        sock.close()
-        with _drainers_lock:
-            _drainers.discard(threading.current_thread())
-
-
-def _hand_to_drainer(sock: socket.socket, owed: int) -> None:
-    thread = threading.Thread(
-        target=_drain_then_close, args=(sock, owed), name="p0f-drainer", daemon=True
-    )
-    with _drainers_lock:
-        _drainers.add(thread)
-    thread.start()
-
-
-def pending_drainers() -> int:
-    """How many connections background threads are still draining."""
-    with _drainers_lock:
-        return len(_drainers)
-
-
-EXIT_GRACE: Final = 2.0
-"""Seconds the interpreter waits at exit for background drainers.
-
-Drainer threads are daemon threads, so a stalled p0f cannot keep a process
-alive; but a process that exits while one still reads closes that socket
-with answers owed.  Waiting a little lets a merely late daemon finish."""
-
-
-def _join_drainers(grace: float = EXIT_GRACE) -> None:
-    end = time.monotonic() + grace
-    with _drainers_lock:
-        threads = list(_drainers)
-    for thread in threads:
-        thread.join(max(0.0, end - time.monotonic()))
-
-
-atexit.register(_join_drainers)
 
 
 _clients: weakref.WeakSet[P0f] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    global _drainers_lock
-    # The parent's drainer threads do not exist here, and its lock may have
-    # been held by one of them at the fork.
-    _drainers_lock = threading.Lock()
-    _drainers.clear()
     for client in list(_clients):
         client._forget_after_fork()
 
 
+def _hand_over_at_exit() -> None:
+    # A client still referenced when the process exits (a module-level one)
+    # is never collected before the interpreter's teardown: hand its
+    # connection to the drainer now, which drains it within the exit grace.
+    for client in list(_clients):
+        client._hand_over()
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
+_drain.on_exit(_hand_over_at_exit)
 
 
 class P0f(BaseClient):
@@ -416,6 +360,19 @@ class P0f(BaseClient):
         if conn is not None:
             conn.handed_off = True  # no finalizer work for this copy
             conn.sock.close()
+
+    def _hand_over(self) -> None:
+        # At exit: give the connection to the drainer without waiting.  A
+        # thread still inside a call keeps it (and the process's end closes it).
+        if not self._lock.acquire(timeout=0.1):
+            return
+        try:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.handed_off = True
+                _drain.hand_off(conn.sock, conn.owed_bytes())
+        finally:
+            self._lock.release()
 
     def _connect(self, deadline: _Deadline) -> _Connection:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
