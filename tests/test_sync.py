@@ -569,3 +569,38 @@ def test_a_forked_child_lets_go_of_the_parents_connection(
         wait_until(lambda: fake_p0f.connection_count == 1, seconds=1.0)
     finally:
         os.waitpid(pid, 0)
+
+
+def test_an_address_whose_repr_fails_is_an_invalid_address(fake_p0f: FakeP0f) -> None:
+    class Hostile:
+        def __repr__(self) -> str:
+            raise RuntimeError("repr refused")
+
+    class HostileText(str):
+        def __repr__(self) -> str:
+            raise RuntimeError("repr refused")
+
+    client = P0f(fake_p0f.socket_path)
+    for bad in (Hostile(), HostileText("not an address")):
+        with pytest.raises(InvalidAddressError):
+            client.query(bad)  # type: ignore[arg-type]  # wrong on purpose
+        with pytest.raises(InvalidAddressError):
+            client.query_many([bad])  # type: ignore[list-item]  # wrong on purpose
+    assert fake_p0f.connections_served == 0
+
+
+def test_the_query_cache_keeps_no_long_strings() -> None:
+    import gc
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(500):
+            # A zone suffix is dropped, so these are valid: 100 KB each.
+            encode_query(f"fe80::{n:x}%" + "z" * 100_000)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 5 * 1024 * 1024, f"{kept} bytes kept after 50 MB of addresses"

@@ -17,17 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, cast, overload
 
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
-from ._codec import (
-    QUERY_SIZE,
-    Address,
-    Pipeline,
-    check_status,
-    encode_query,
-    owed_bytes,
-    parse,
-    parse_or_none,
-)
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, BaseClient
+from ._codec import Address, check_status, encode_query, parse, parse_or_none
+from ._connection import MANY_WINDOW, Pipeline, owed_bytes
 from ._errors import P0fConnectionError, P0fError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 from . import _drain
@@ -84,7 +76,7 @@ class _Connection(asyncio.BufferedProtocol):
         on_closed: Callable[[_Connection], None],
     ) -> None:
         self.state = _State.CONNECTING
-        self.pipe = Pipeline()
+        self.pipe: Pipeline[_Answer] = Pipeline()
         #: The connection died without a byte since it last sat idle: it was
         #: probably dead before its callers used it (the daemon restarted).
         self.stale = False
@@ -95,10 +87,6 @@ class _Connection(asyncio.BufferedProtocol):
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
         self._unsent = bytearray()  # queries queued while connecting
-        self._written = 0  # queries handed to the transport
-        self._received = 0  # answer bytes read
-        self._busy_mark: int | None = None  # _received when it last left idle
-        self._broken = False  # after a protocol error: count bytes, decode none
         self._why: _Failure = _gone_error  # what a late submit fails with
         self._hand_off_timer: asyncio.TimerHandle | None = None
         # Callers' deadlines in the order they asked; all share one timeout,
@@ -143,10 +131,7 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.usable:
             answer.set_exception(self._why())
             return answer
-        pipe = self.pipe
-        if pipe.owed == 0:
-            self._busy_mark = self._received if self.state is _State.OPEN else None
-        pipe.queue(query, answer)
+        self.pipe.queue(query, answer)
         if self.state is _State.OPEN:
             self._write(query)
         else:
@@ -237,37 +222,33 @@ class _Connection(asyncio.BufferedProtocol):
         self.data_received(self._inbuf[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
-        self._received += len(data)
-        if self._broken:
-            self._close_if_settled()
-            return
+        pipe = self.pipe
         if self.state is _State.CONNECTING:
             # Bytes before any query was written: no answer can be trusted.
-            self._broken = True
+            pipe.received += len(data)
             self._finish(lambda: ProtocolError("p0f sent bytes before it was asked"))
             if self._transport is not None:
                 self._transport.abort()
             return
-        try:
-            done = self.pipe.receive(data)
-        except ProtocolError as exc:
-            # The byte stream is out of step: every answer owed is lost.
-            self._broken = True
-            message = f"{exc} (every answer owed on that connection is lost)"
-            cause = exc  # Python unbinds ``exc`` when the except block ends
-
-            def failure() -> P0fError:
-                error = ProtocolError(message)
-                error.__cause__ = cause
-                return error
-
-            self.retire(failure)
-            self._close_if_settled()
-            return
-        for token, raw in done:
-            answer = cast(_Answer, token)
+        was_broken = pipe.broken is not None
+        for answer, raw in pipe.receive(data):
             if not answer.done():
                 answer.set_result(raw)
+        if pipe.broken is not None:
+            if not was_broken:
+                # The byte stream is out of step: the answers after the
+                # fault are lost; those before it were delivered above.
+                cause = pipe.broken
+                message = f"{cause} (every answer owed on that connection is lost)"
+
+                def failure() -> P0fError:
+                    error = ProtocolError(message)
+                    error.__cause__ = cause
+                    return error
+
+                self.retire(failure)
+            self._close_if_settled()
+            return
         deadlines = self._deadlines
         while deadlines and deadlines[0][1].done():
             deadlines.popleft()
@@ -277,7 +258,7 @@ class _Connection(asyncio.BufferedProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state is _State.CLOSED:
             return
-        self.stale = self.state is _State.OPEN and self._busy_mark == self._received
+        self.stale = self.state is _State.OPEN and self.pipe.may_retry
         reason = "p0f closed the connection" if exc is None else str(exc)
         self._finish(lambda: P0fConnectionError(f"p0f connection lost: {reason}"))
 
@@ -296,23 +277,19 @@ class _Connection(asyncio.BufferedProtocol):
         if transport is None or transport.is_closing() or not data:
             return  # a write failed; connection_lost() will fail the callers
         transport.write(data)
-        self._written += len(data) // QUERY_SIZE
+        self.pipe.wrote(len(data))
 
     def _fail(self, failure: _Failure) -> None:
         self._why = failure
-        for token in self.pipe.tokens():
-            answer = cast(_Answer, token)
+        for answer in self.pipe.tokens():
             if not answer.done():
                 answer.set_exception(failure())
-
-    def _owed(self, sent_queries: int) -> int:
-        return owed_bytes(sent_queries * QUERY_SIZE, self._received)
 
     def _close_if_settled(self) -> None:
         # Only once every query handed over is answered: closing with an
         # answer owed makes p0f die of SIGPIPE when it writes that answer.
         transport = self._transport
-        if transport is not None and self._owed(self._written) <= 0:
+        if transport is not None and self.pipe.owed_bytes <= 0:
             transport.close()
 
     def _abandon(self) -> None:
@@ -330,8 +307,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self.state is not _State.RETIRING or transport is None:
             return
         # Queries still in the transport's buffer are dropped, never sent.
-        sent = self._written * QUERY_SIZE - transport.get_write_buffer_size()
-        owed = owed_bytes(sent, self._received)
+        sent = self.pipe.sent - transport.get_write_buffer_size()
+        owed = owed_bytes(sent, self.pipe.received)
         if owed <= 0:
             transport.abort()
             return

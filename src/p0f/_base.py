@@ -13,13 +13,6 @@ CLOSE_GRACE: Final = 1.0
 """The least time ``close()`` waits for answers still owed before handing the
 connection to a background drainer."""
 
-MANY_WINDOW: Final = 256
-"""Queries ``query_many`` writes ahead of the answers it has read.
-
-Two windows of answers (about 118 KiB) fit in a Unix socket's default buffer,
-so neither side ever blocks on a full buffer while the other waits for it."""
-
-
 class BaseClient:
     """Settings and argument checks common to :class:`P0f` and :class:`AsyncP0f`."""
 

@@ -12,17 +12,9 @@ from collections.abc import Iterable
 from typing import Final, Literal, overload
 
 from . import _drain
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
-from ._codec import (
-    QUERY_SIZE,
-    RESPONSE_SIZE,
-    Address,
-    Pipeline,
-    check_status,
-    encode_query,
-    parse,
-    parse_or_none,
-)
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, BaseClient
+from ._codec import Address, check_status, encode_query, parse, parse_or_none
+from ._connection import MANY_WINDOW, Pipeline
 from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
@@ -73,9 +65,7 @@ def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = (
-        "sock", "pipe", "outgoing", "sent", "received", "handed_off", "armed", "slack"
-    )
+    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack")
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         # The socket stays in blocking mode with kernel timeouts
@@ -89,14 +79,8 @@ class _Connection:
         # (for the kernel, 0 would mean "wait forever").
         self.armed = -1.0
         self.slack = timeout / 20  # how far they may differ from what is left
-        self.pipe = Pipeline()
+        self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
-        self.sent = 0  # query bytes written in all
-        self.received = 0  # answer bytes read in all
-
-    def owed_bytes(self) -> int:
-        """Answer bytes the daemon will still write: one answer per whole query."""
-        return (self.sent // QUERY_SIZE) * RESPONSE_SIZE - self.received
 
     def arm(self, deadline: _Deadline) -> None:
         """Set the kernel timeouts to what is left of the call, give or take
@@ -116,7 +100,7 @@ class _Connection:
             n = self.sock.send(data)
         except OSError as exc:
             raise _io_error(exc, deadline) from exc
-        self.sent += n
+        self.pipe.wrote(n)
         return n
 
     def write(self, data: bytes, deadline: _Deadline) -> None:
@@ -139,7 +123,7 @@ class _Connection:
         while outgoing:
             del outgoing[: self.send(outgoing, deadline)]
 
-    def read(self, deadline: _Deadline) -> list[tuple[object, RawResponse]]:
+    def read(self, deadline: _Deadline) -> list[tuple[None, RawResponse]]:
         """Wait for bytes and return the answers they complete (maybe none)."""
         self.arm(deadline)
         try:
@@ -148,8 +132,14 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        self.received += len(data)
-        return self.pipe.receive(data)
+        return self.received(data)
+
+    def received(self, data: bytes) -> list[tuple[None, RawResponse]]:
+        pipe = self.pipe
+        got = pipe.receive(data)
+        if pipe.broken is not None:
+            raise ProtocolError(str(pipe.broken)) from pipe.broken
+        return got
 
     def one(self, query: bytes, deadline: _Deadline) -> RawResponse:
         """One query on an idle connection: a web request's lookup.
@@ -159,7 +149,7 @@ class _Connection:
         call costs several times what it costs warm."""
         self.arm(deadline)  # first: should it time out, nothing is owed
         pipe = self.pipe
-        pipe.queue(query)
+        pipe.queue(query, None)
         sock = self.sock
         try:
             sent = sock.send(query)
@@ -168,7 +158,7 @@ class _Connection:
             raise deadline.expired() from None
         except OSError as exc:
             raise _io_error(exc, deadline) from exc
-        self.sent += sent
+        pipe.wrote(sent)
         if sent != len(query):
             self.outgoing += query[sent:]
             self.flush(deadline)
@@ -178,8 +168,7 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        self.received += len(data)
-        got = pipe.receive(data)
+        got = self.received(data)
         while not got:  # a partial answer
             got = self.read(deadline)
         return got[0][1]
@@ -200,7 +189,7 @@ class _Connection:
             if queued < count and pipe.owed <= MANY_WINDOW:
                 batch = queries[queued : queued + MANY_WINDOW]
                 for query in batch:
-                    pipe.queue(query)
+                    pipe.queue(query, None)
                 queued += len(batch)
                 self.write(b"".join(batch), deadline)
             got = self.read(deadline)
@@ -221,15 +210,15 @@ class _Connection:
             deadline = _Deadline(grace)
             if self.outgoing:
                 self.flush(deadline)
-            while self.owed_bytes() > 0:
+            while self.pipe.owed_bytes > 0:
                 sock.settimeout(deadline.remaining())
                 data = sock.recv(_RECV_SIZE)
                 if not data:
                     break
-                self.received += len(data)
+                self.pipe.received += len(data)
         except TimeoutError:  # the daemon's, or the socket's
             self.handed_off = True
-            _drain.hand_off(sock, self.owed_bytes())
+            _drain.hand_off(sock, self.pipe.owed_bytes)
             return
         except (OSError, _Dead):
             pass  # the daemon hung up or reset: nothing is owed any more
@@ -243,7 +232,7 @@ class _Connection:
             return
         try:
             self.handed_off = True
-            _drain.hand_off(self.sock, self.owed_bytes())
+            _drain.hand_off(self.sock, self.pipe.owed_bytes)
         except Exception:  # noqa: BLE001 - nothing may escape a finalizer
             pass
 
@@ -370,7 +359,7 @@ class P0f(BaseClient):
             conn, self._conn = self._conn, None
             if conn is not None:
                 conn.handed_off = True
-                _drain.hand_off(conn.sock, conn.owed_bytes())
+                _drain.hand_off(conn.sock, conn.pipe.owed_bytes)
         finally:
             self._lock.release()
 
@@ -408,14 +397,11 @@ class P0f(BaseClient):
     ) -> list[RawResponse]:
         while True:
             conn = self._conn
-            fresh = conn is None
             if conn is None:
                 conn = self._conn = self._connect(deadline)
-            start: int | None = None  # bytes read before this call's answers
             try:
                 if conn.outgoing or conn.pipe.owed:
                     conn.settle(deadline)
-                start = conn.received
                 if len(queries) == 1:
                     return [conn.one(queries[0], deadline)]
                 return conn.run(queries, deadline, steady)
@@ -425,7 +411,7 @@ class P0f(BaseClient):
                 # stale, so try once more on a new one.
                 self._conn = None
                 conn.sock.close()
-                if fresh or (start is not None and conn.received != start):
+                if not conn.pipe.may_retry:
                     raise P0fConnectionError(f"p0f connection lost: {exc}") from None
             except ProtocolError:
                 # Read what is owed within the call's time; a drainer thread
