@@ -82,10 +82,10 @@ def may_retry(pipe: Pipeline[int]) -> bool:
 def test_retry_only_a_used_connection_that_sent_nothing_since_idle() -> None:
     pipe: Pipeline[int] = Pipeline()
     pipe.send("192.0.2.1", 1)
-    assert not pipe.may_retry  # a new connection that dies is a real failure
+    assert not may_retry(pipe)  # a new connection that dies is a real failure
     pipe.receive(answer(1))
     pipe.send("192.0.2.1", 2)
-    assert pipe.may_retry  # idle, then used: nothing came since
+    assert may_retry(pipe)  # idle, then used: nothing came since
     pipe.receive(answer(2)[:10])
     assert not may_retry(pipe)  # part of its answer came: not resent
 
