@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import os
 import random
 import sys
 import time
@@ -711,3 +712,39 @@ def test_a_batch_with_a_broken_answer_raises_at_once(fake_p0f: FakeP0f, bad: byt
             assert is_answer_for(await client.query(addresses[3]), 3)
 
     run(main())
+
+
+def test_after_a_fork_the_child_lets_go_and_works(fake_p0f: FakeP0f) -> None:
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = AsyncP0f(fake_p0f.socket_path)
+    loop = asyncio.new_event_loop()  # kept open: its connection stays
+    try:
+        assert loop.run_until_complete(client.query("192.0.2.1")).total_conn == 1
+        ready_r, ready_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            code = 1
+            try:
+                answer = asyncio.run(client.query("192.0.2.1"))
+                code = 0 if answer.total_conn == 1 else 2
+            except BaseException:  # noqa: BLE001 - any failure is the exit code
+                code = 3
+            finally:
+                os.write(ready_w, b"x")
+                os.read(done_r, 1)  # alive until the parent has looked
+                os._exit(code)
+        os.read(ready_r, 1)
+        try:
+            loop.run_until_complete(client.aclose())
+            # Only the parent held its connection: closed now, though the
+            # child lives (and the child's own connection ended with its loop).
+            wait_until(lambda: fake_p0f.connection_count == 0)
+        finally:
+            os.write(done_w, b"x")
+            _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        for fd in (ready_r, ready_w, done_r, done_w):
+            os.close(fd)
+    finally:
+        loop.close()

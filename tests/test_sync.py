@@ -604,3 +604,33 @@ def test_the_query_cache_keeps_no_long_strings() -> None:
     finally:
         tracemalloc.stop()
     assert kept < 5 * 1024 * 1024, f"{kept} bytes kept after 50 MB of addresses"
+
+
+def test_a_forked_child_closes_its_copies_of_the_drainers_sockets(fake_p0f: FakeP0f) -> None:
+    import gc
+
+    fake_p0f.add_host("192.0.2.1")
+    fake_p0f.inject(Fault(delay=0.5))
+    client = P0f(fake_p0f.socket_path, timeout=0.1)
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    del client
+    gc.collect()
+    assert pending_drainers() == 1
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only waits
+        os.read(done_r, 1)
+        os._exit(0)
+    try:
+        # The parent's drainer reads the late answer and closes; the child's
+        # copy of that socket must not keep the connection (a p0f slot) open.
+        wait_until(lambda: pending_drainers() == 0)
+        wait_until(lambda: fake_p0f.connection_count == 0)
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(pid, 0)
+        os.close(done_r)
+        os.close(done_w)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []

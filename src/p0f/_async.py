@@ -12,6 +12,7 @@ import asyncio
 import enum
 import os
 import socket
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
@@ -342,6 +343,22 @@ class _Connection(asyncio.BufferedProtocol):
             self._on_closed(self)
 
 
+def _forget_descriptor(transport: asyncio.Transport | None) -> None:
+    """In a forked child: let go of the parent's socket without touching the
+    parent's event loop (whose epoll instance the child shares).  The
+    descriptor is pointed at /dev/null, so whatever closes it later closes
+    nothing of the parent's, and the child holds no p0f slot."""
+    sock = None if transport is None else transport.get_extra_info("socket")
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
 def _duplicate(transport: asyncio.Transport) -> socket.socket | None:
     """A second descriptor for the transport's socket, or ``None``."""
     sock = transport.get_extra_info("socket")
@@ -356,6 +373,17 @@ def _duplicate(transport: asyncio.Transport) -> socket.socket | None:
     except OSError:
         os.close(fd)
         return None
+
+
+_clients: weakref.WeakSet[AsyncP0f] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class AsyncP0f(BaseClient):
@@ -399,6 +427,7 @@ class AsyncP0f(BaseClient):
         self._conns: list[_Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closes = 0  # aclose() calls so far
+        _clients.add(self)
 
     @property
     def max_connections(self) -> int:
@@ -485,6 +514,14 @@ class AsyncP0f(BaseClient):
         await self.aclose()
 
     # -- inner workings -----------------------------------------------------------
+
+    def _forget_after_fork(self) -> None:
+        # The parent's connections and loop are the parent's: the child
+        # starts afresh, from whatever loop it uses.
+        for conn in self._conns:
+            _forget_descriptor(conn._transport)
+        self._conns = []
+        self._loop = None
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is loop:
