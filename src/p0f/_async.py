@@ -18,10 +18,24 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, cast, overload
 
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, BaseClient
+from ._base import (
+    CLOSE_GRACE,
+    CONNECT_RETRY,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    connect_failure,
+    queue_full,
+    unanswered,
+)
 from ._codec import Address, check_status, encode_query, parse, parse_or_none
 from ._connection import MANY_WINDOW, Pipeline, owed_bytes
-from ._errors import P0fConnectionError, P0fError, P0fTimeoutError, ProtocolError
+from ._errors import (
+    P0fConnectionError,
+    P0fConnectionLostError,
+    P0fError,
+    P0fTimeoutError,
+    ProtocolError,
+)
 from ._models import P0fResponse, RawResponse
 from . import _drain
 
@@ -75,6 +89,7 @@ class _Connection(asyncio.BufferedProtocol):
         timeout: float,
         grace: float,
         on_closed: Callable[[_Connection], None],
+        idle: float | None = None,
     ) -> None:
         self.state = _State.CONNECTING
         self.pipe: Pipeline[_Answer] = Pipeline()
@@ -88,6 +103,8 @@ class _Connection(asyncio.BufferedProtocol):
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
         self._unsent = bytearray()  # queries queued while connecting
+        self._idle = idle  # the client's idle_timeout
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._why: _Failure = _gone_error  # what a late submit fails with
         self._hand_off_timer: asyncio.TimerHandle | None = None
         # Callers' deadlines in the order they asked; all share one timeout,
@@ -132,6 +149,9 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.usable:
             answer.set_exception(self._why())
             return answer
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self.pipe.queue(query, answer)
         if self.state is _State.OPEN:
             self._write(query)
@@ -146,9 +166,7 @@ class _Connection(asyncio.BufferedProtocol):
         while deadlines and deadlines[0][0] <= now:
             _, answer = deadlines.popleft()
             if not answer.done():
-                answer.set_exception(
-                    P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
-                )
+                answer.set_exception(unanswered(self._timeout, self.pipe.received == 0))
         self._arm_expiry()
 
     def _arm_expiry(self) -> None:
@@ -179,23 +197,17 @@ class _Connection(asyncio.BufferedProtocol):
         """Connect, then stand guard until the connection is closed."""
         try:
             async with asyncio.timeout(timeout):
-                await self._loop.create_unix_connection(lambda: self, path)
+                sock = await _connect_unix(path)
+                await self._loop.create_unix_connection(lambda: self, sock=sock)
         except asyncio.CancelledError:  # by retire(), or by the loop's end
             self._finish(self._why)
             raise
         except TimeoutError:
-            self._finish(lambda: P0fTimeoutError(f"connecting to {path}: timed out"))
+            self._finish(lambda: queue_full(path, timeout))
+            return
         except OSError as exc:
             cause = exc  # Python unbinds ``exc`` when the except block ends
-
-            def failure() -> P0fError:
-                error = P0fConnectionError(
-                    cause.errno, f"cannot connect to p0f at {path}: {cause.strerror}"
-                )
-                error.__cause__ = cause
-                return error
-
-            self._finish(failure)
+            self._finish(lambda: connect_failure(path, cause))
             return
         if self.state is not _State.CONNECTING:
             return  # lost, or spoke unasked, before this task resumed
@@ -255,13 +267,21 @@ class _Connection(asyncio.BufferedProtocol):
             deadlines.popleft()
         if self.state is _State.RETIRING:
             self._close_if_settled()
+        elif self._idle is not None and pipe.owed == 0:
+            self._idle_timer = self._loop.call_later(self._idle, self._close_idle)
+
+    def _close_idle(self) -> None:
+        """Idle for the client's idle_timeout: give the p0f slot back."""
+        self._idle_timer = None
+        if self.state is _State.OPEN and self.pipe.owed == 0 and self.pipe.owed_bytes <= 0:
+            self.retire(_gone_error)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state is _State.CLOSED:
             return
         self.stale = self.state is _State.OPEN and self.pipe.may_retry
         reason = "p0f closed the connection" if exc is None else str(exc)
-        self._finish(lambda: P0fConnectionError(f"p0f connection lost: {reason}"))
+        self._finish(lambda: P0fConnectionLostError(f"p0f connection lost: {reason}"))
 
     # -- inner workings -----------------------------------------------------------
 
@@ -333,6 +353,9 @@ class _Connection(asyncio.BufferedProtocol):
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self._deadlines.clear()
         self._fail(failure)
         self._release()
@@ -341,6 +364,27 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.closed.done():
             self.closed.set_result(None)
             self._on_closed(self)
+
+
+async def _connect_unix(path: str) -> socket.socket:
+    """A socket connected to ``path``.  While p0f's queue of connections
+    waiting to be accepted is full (``EAGAIN``), wait and try again; the
+    caller's timeout ends the attempts.  (asyncio's own connect takes that
+    EAGAIN for a connection in progress, and "connects" a dead socket.)"""
+    pause, longest = CONNECT_RETRY
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+        except BaseException:
+            sock.close()
+            raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, longest)
 
 
 def _forget_descriptor(transport: asyncio.Transport | None) -> None:
@@ -417,8 +461,9 @@ class AsyncP0f(BaseClient):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float | None = None,
     ) -> None:
-        super().__init__(socket_path, timeout=timeout)
+        super().__init__(socket_path, timeout=timeout, idle_timeout=idle_timeout)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise TypeError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
@@ -436,7 +481,7 @@ class AsyncP0f(BaseClient):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}({self.socket_path!r}, timeout={self.timeout}, "
+            f"{type(self).__name__}({self._settings_repr()}, "
             f"max_connections={self._max_connections})"
         )
 
@@ -538,10 +583,12 @@ class AsyncP0f(BaseClient):
     def _grace(self) -> float:
         return max(CLOSE_GRACE, self.timeout)
 
-    def _timed_out(self, exc: TimeoutError) -> P0fTimeoutError:
+    def _timed_out(self, exc: TimeoutError, conn: _Connection | None) -> P0fTimeoutError:
         if isinstance(exc, P0fTimeoutError):
             return exc
-        return P0fTimeoutError(f"p0f did not answer within {self.timeout} s")
+        if conn is not None and conn.state is _State.CONNECTING:
+            return queue_full(self.socket_path, self.timeout)
+        return unanswered(self.timeout, conn is not None and conn.pipe.received == 0)
 
     def _forget_connection(self, conn: _Connection) -> None:
         if conn in self._conns:
@@ -560,7 +607,12 @@ class AsyncP0f(BaseClient):
             conns = self._conns
             if len(conns) < limit:
                 conn = _Connection(
-                    loop, self.socket_path, self.timeout, self._grace(), self._forget_connection
+                    loop,
+                    self.socket_path,
+                    self.timeout,
+                    self._grace(),
+                    self._forget_connection,
+                    self.idle_timeout,
                 )
                 conns.append(conn)
                 return conn
@@ -605,6 +657,7 @@ class AsyncP0f(BaseClient):
         return await self._ask_waiting(query, deadline, retry=True)
 
     async def _ask_waiting(self, query: bytes, deadline: float, *, retry: bool) -> RawResponse:
+        conn: _Connection | None = None
         try:
             async with asyncio.timeout_at(deadline):
                 conn = await self._pick()
@@ -617,9 +670,10 @@ class AsyncP0f(BaseClient):
                     conn = await self._pick()
                 return await _one(conn, query)
         except TimeoutError as exc:
-            raise self._timed_out(exc) from None
+            raise self._timed_out(exc, conn) from None
 
     async def _ask_many(self, queries: list[bytes]) -> list[RawResponse]:
+        conn: _Connection | None = None
         try:
             async with asyncio.timeout(self.timeout) as scope:
                 conn = await self._pick()
@@ -632,7 +686,7 @@ class AsyncP0f(BaseClient):
                 conn = await self._pick()
                 return await self._many(conn, queries, answers, scope)
         except TimeoutError as exc:
-            raise self._timed_out(exc) from None
+            raise self._timed_out(exc, conn) from None
 
     async def _many(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 import weakref
@@ -12,10 +13,18 @@ from collections.abc import Iterable
 from typing import Final, Literal, overload
 
 from . import _drain
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, BaseClient
+from ._base import (
+    CLOSE_GRACE,
+    CONNECT_RETRY,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    connect_failure,
+    queue_full,
+    unanswered,
+)
 from ._codec import Address, check_status, encode_query, parse, parse_or_none
 from ._connection import MANY_WINDOW, Pipeline
-from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
+from ._errors import P0fConnectionLostError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
 _RECV_SIZE: Final = 65536
@@ -65,7 +74,7 @@ def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack")
+    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until")
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         # The socket stays in blocking mode with kernel timeouts
@@ -81,6 +90,7 @@ class _Connection:
         self.slack = timeout / 20  # how far they may differ from what is left
         self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
+        self.idle_until = 0.0  # when an idle_timeout closes it; 0: not idle
 
     def arm(self, deadline: _Deadline) -> None:
         """Set the kernel timeouts to what is left of the call, give or take
@@ -241,6 +251,7 @@ _clients: weakref.WeakSet[P0f] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    _reaper.after_fork_in_child()
     for client in list(_clients):
         client._forget_after_fork()
 
@@ -271,9 +282,13 @@ class P0f(BaseClient):
     """
 
     def __init__(
-        self, socket_path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        socket_path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        idle_timeout: float | None = None,
     ) -> None:
-        super().__init__(socket_path, timeout=timeout)
+        super().__init__(socket_path, timeout=timeout, idle_timeout=idle_timeout)
         self._lock = threading.Lock()
         self._conn: _Connection | None = None
         _clients.add(self)
@@ -364,22 +379,32 @@ class P0f(BaseClient):
             self._lock.release()
 
     def _connect(self, deadline: _Deadline) -> _Connection:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(deadline.remaining())
-            sock.connect(self._socket_path)
-        except TimeoutError as exc:
-            sock.close()
-            raise P0fTimeoutError(f"connecting to {self._socket_path}: timed out") from exc
-        except OSError as exc:
-            sock.close()
-            raise P0fConnectionError(
-                exc.errno, f"cannot connect to p0f at {self._socket_path}: {exc.strerror}"
-            ) from exc
-        except BaseException:
-            sock.close()
-            raise
-        return _Connection(sock, self._timeout)
+        path = self._socket_path
+        pause, longest = CONNECT_RETRY
+        while True:
+            left = deadline.remaining()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(left)
+                sock.connect(path)
+                return _Connection(sock, self._timeout)
+            except BlockingIOError:
+                # p0f's queue of connections waiting to be accepted is full
+                # (it is at its -S limit): wait, and try again in time.
+                sock.close()
+                if deadline.left() <= pause:
+                    raise queue_full(path, self._timeout) from None
+                time.sleep(pause)
+                pause = min(pause * 2, longest)
+            except TimeoutError:
+                sock.close()
+                raise queue_full(path, self._timeout) from None
+            except OSError as exc:
+                sock.close()
+                raise connect_failure(path, exc) from exc
+            except BaseException:
+                sock.close()
+                raise
 
     def _exchange(self, queries: list[bytes], *, steady: bool) -> list[RawResponse]:
         deadline = _Deadline(self._timeout)
@@ -388,7 +413,42 @@ class P0f(BaseClient):
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
         try:
-            return self._exchange_locked(queries, deadline, steady)
+            answers = self._exchange_locked(queries, deadline, steady)
+            conn = self._conn
+            if conn is not None and self._idle_timeout is not None:
+                self._rest(conn, self._idle_timeout)
+            return answers
+        finally:
+            self._lock.release()
+
+    def _rest(self, conn: _Connection, idle: float) -> None:
+        """The call is over: close now (``idle_timeout=0``) if nothing is
+        owed, or have the reaper close the connection once idle that long."""
+        if conn.outgoing or conn.pipe.owed_bytes > 0:
+            return  # never close with answers owed; the next call settles it
+        if idle == 0:
+            self._conn = None
+            conn.handed_off = True
+            conn.sock.close()
+        else:
+            conn.idle_until = time.monotonic() + idle
+            _reaper.watch(self, conn.idle_until)
+
+    def _reap(self, now: float) -> float | None:
+        """Close the connection if it sat idle past its time (the reaper's
+        call); otherwise return when to look again, or ``None``."""
+        if not self._lock.acquire(blocking=False):
+            return now + 0.05  # in use: look again shortly
+        try:
+            conn = self._conn
+            if conn is None or not conn.idle_until:
+                return None
+            if conn.idle_until > now:
+                return conn.idle_until
+            self._conn = None
+            conn.handed_off = True
+            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # closes: nothing is owed
+            return None
         finally:
             self._lock.release()
 
@@ -397,6 +457,15 @@ class P0f(BaseClient):
     ) -> list[RawResponse]:
         while True:
             conn = self._conn
+            if conn is not None and conn.idle_until:
+                if conn.idle_until <= time.monotonic():
+                    # Idle past its time, the reaper not there yet: a new one.
+                    self._conn = None
+                    conn.handed_off = True
+                    _drain.hand_off(conn.sock, conn.pipe.owed_bytes)
+                    conn = None
+                else:
+                    conn.idle_until = 0.0
             if conn is None:
                 conn = self._conn = self._connect(deadline)
             try:
@@ -412,26 +481,71 @@ class P0f(BaseClient):
                 self._conn = None
                 conn.sock.close()
                 if not conn.pipe.may_retry:
-                    raise P0fConnectionError(f"p0f connection lost: {exc}") from None
+                    raise P0fConnectionLostError(f"p0f connection lost: {exc}") from None
             except ProtocolError:
                 # Read what is owed within the call's time; a drainer thread
                 # reads the rest, so the caller is not kept waiting.
                 self._conn = None
                 conn.retire(deadline.left())
                 raise
-            except TimeoutError as exc:
-                if isinstance(exc, P0fTimeoutError):
-                    raise
-                raise P0fTimeoutError(
-                    f"p0f did not answer within {self._timeout} s"
-                ) from None
+            except TimeoutError:
+                raise unanswered(self._timeout, fresh=conn.pipe.received == 0) from None
             except OSError as exc:
                 self._conn = None
                 conn.retire(deadline.left())
-                raise P0fConnectionError(exc.errno, f"p0f connection failed: {exc}") from exc
+                raise P0fConnectionLostError(
+                    f"p0f connection failed: {exc.strerror or exc}", exc.errno
+                ) from exc
             except BaseException:
                 # Interrupted (KeyboardInterrupt, say) at a point the
                 # bookkeeping cannot vouch for: retire the connection.
                 self._conn = None
                 conn.retire(0.0)
                 raise
+
+
+class _Reaper:
+    """One daemon thread that closes idle connections of every ``P0f`` with
+    an ``idle_timeout``.  It never blocks: a client in use is looked at again
+    later, and the thread never keeps a process from exiting."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.due: weakref.WeakKeyDictionary[P0f, float] = weakref.WeakKeyDictionary()
+        self.thread: threading.Thread | None = None
+
+    def watch(self, client: P0f, when: float) -> None:
+        with self.cond:
+            self.due[client] = when
+            if self.thread is None:
+                if sys.is_finalizing():
+                    return
+                self.thread = threading.Thread(target=self.run, name="p0f-reaper", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def run(self) -> None:
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                for client, when in list(self.due.items()):
+                    if when <= now:
+                        self.cond.release()  # never hold this while taking a client's lock
+                        try:
+                            again = client._reap(now)
+                        finally:
+                            self.cond.acquire()
+                        if again is None:
+                            self.due.pop(client, None)
+                        elif self.due.get(client, again) <= again:
+                            self.due[client] = again
+                soonest = min(self.due.values(), default=None)
+                self.cond.wait(None if soonest is None else max(0.0, soonest - time.monotonic()))
+
+    def after_fork_in_child(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.thread = None
+        self.due = weakref.WeakKeyDictionary()
+
+
+_reaper = _Reaper()
