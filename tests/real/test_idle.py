@@ -43,7 +43,7 @@ def test_idle_timeout_zero_lets_more_clients_than_slots_take_turns(
 
 def fill_queue(path: str) -> list[socket.socket]:
     """Connections that sit unaccepted in p0f's queue until it is full."""
-    fillers = []
+    fillers: list[socket.socket] = []
     while True:
         filler = socket.socket(socket.AF_UNIX)
         filler.setblocking(False)
