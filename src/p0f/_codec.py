@@ -1,17 +1,15 @@
-"""The p0f 3 API wire format, with no I/O in it.
+"""Queries and answers as bytes, with no I/O in it.
 
 Every part of the library that speaks to p0f (the clients, the fake daemon,
 the command line) goes through these functions; none packs bytes itself.
-
-A query is 21 bytes, an answer 232, both in the host's native byte order with
-no padding (the API is a Unix socket, so both ends share a host).
+The layout and the constants of the wire format are :mod:`p0f._wire`'s;
+this module adds addresses, the records and the status of an answer.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-import struct
 from typing import Final, TypeAlias
 
 from ._enums import Status
@@ -21,25 +19,18 @@ from ._errors import (
     NoMatchError,
     ProtocolError,
 )
-from ._models import _RAW_NAMES, RESPONSE_MAGIC, P0fResponse, RawResponse
+from ._models import P0fResponse, RawResponse
+from ._wire import ADDR_IPV4, ADDR_IPV6, unpack_response
 
-QUERY_MAGIC: Final = 0x50304601
-"""The magic number that starts every query."""
-
-ADDR_IPV4: Final = 4
-ADDR_IPV6: Final = 6
-
-QUERY_STRUCT: Final = struct.Struct("=IB16s")
-RESPONSE_STRUCT: Final = struct.Struct("=9IhBB32s32s32s32s32s32s")
-QUERY_SIZE: Final = QUERY_STRUCT.size
-RESPONSE_SIZE: Final = RESPONSE_STRUCT.size
+# The wire constants the clients and the fake daemon take from here.
+from ._wire import QUERY_MAGIC as QUERY_MAGIC
+from ._wire import QUERY_SIZE as QUERY_SIZE
+from ._wire import QUERY_STRUCT as QUERY_STRUCT
+from ._wire import RESPONSE_SIZE as RESPONSE_SIZE
+from ._wire import RESPONSE_STRUCT as RESPONSE_STRUCT
 
 Address: TypeAlias = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 """What the library accepts as a host address."""
-
-_STRING_SIZE: Final = 32
-_MAX_DAYS: Final = 999_999_999  # datetime.timedelta's limit
-_FIRST_STRING: Final = 12  # index of os_name among the fields
 
 
 def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -133,46 +124,8 @@ def decode_response(data: bytes) -> RawResponse:
     :class:`~datetime.timedelta` holds), raising :class:`ProtocolError` for
     any violation.  A "bad query" answer may carry magic 0 (some p0f builds
     never set it on that path); any other wrong magic is an error.
-
-    The six strings are split out of their 192 bytes when a field of the
-    record is first read (see :class:`RawResponse`).
     """
-    if len(data) != RESPONSE_SIZE:
-        raise ProtocolError(
-            f"an answer is {RESPONSE_SIZE} bytes, got {len(data)}"
-        )
-    values = _WIRE_STRUCT.unpack(data)
-    magic, status = values[0], values[1]
-    if magic != RESPONSE_MAGIC and not (magic == 0 and status == Status.BAD_QUERY):
-        raise ProtocolError(f"answer has wrong magic 0x{magic:08x}")
-    if status not in _STATUSES:
-        raise ProtocolError(f"answer has unknown status 0x{status:02x}")
-    if values[10] > 2:
-        raise ProtocolError(f"answer has bad_sw {values[10]}, expected 0..2")
-    if values[11] > 3:
-        raise ProtocolError(f"answer has os_match_q {values[11]}, expected 0..3")
-    if values[6] > _MAX_DAYS:
-        raise ProtocolError(f"answer has up_mod_days {values[6]}, beyond any clock")
-    return RawResponse._from_wire(values)
-
-
-# The twelve numbers, then the six strings as one block (split lazily).
-_WIRE_STRUCT: Final = struct.Struct("=9IhBB192s")
-
-
-_STATUSES: Final = frozenset(int(s) for s in Status)
-
-
-def _field_bytes(name: str, value: str) -> bytes:
-    try:
-        encoded = value.encode("latin-1")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{name} has characters outside Latin-1: {value!r}") from exc
-    if b"\0" in encoded or len(encoded) > _STRING_SIZE:
-        raise ValueError(
-            f"{name} must be at most {_STRING_SIZE} bytes with no NUL: {value!r}"
-        )
-    return encoded
+    return RawResponse(*unpack_response(data))
 
 
 def encode_response(raw: RawResponse) -> bytes:
@@ -180,18 +133,12 @@ def encode_response(raw: RawResponse) -> bytes:
 
     Raises :class:`ValueError` for a value the format cannot carry.
     """
-    values = [getattr(raw, name) for name in _RAW_NAMES]
-    for i in range(_FIRST_STRING, len(values)):
-        values[i] = _field_bytes(_RAW_NAMES[i], values[i])
-    try:
-        return RESPONSE_STRUCT.pack(*values)
-    except struct.error as exc:
-        raise ValueError(f"cannot encode {raw!r}: {exc}") from exc
+    return raw.to_bytes()
 
 
 def check_status(raw: RawResponse, address: object) -> RawResponse:
     """Return an OK answer; raise :class:`BadQueryError` or :class:`NoMatchError`."""
-    status = raw._status
+    status = raw.status
     if status == Status.OK:
         return raw
     if status == Status.NO_MATCH:
@@ -206,6 +153,6 @@ def parse(raw: RawResponse, address: object) -> P0fResponse:
 
 def parse_or_none(raw: RawResponse, address: object) -> P0fResponse | None:
     """Like :func:`parse`, but ``None`` for "no match" (for batch calls)."""
-    if raw._status == Status.NO_MATCH:
+    if raw.status == Status.NO_MATCH:
         return None
     return parse(raw, address)

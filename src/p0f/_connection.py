@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Final, Generic, TypeVar
 
-from ._codec import QUERY_SIZE, RESPONSE_SIZE, Address, decode_response, encode_query
+from ._codec import Address, decode_response, encode_query
+from ._wire import QUERY_SIZE, RESPONSE_SIZE
 from ._errors import ProtocolError
 from ._models import RawResponse
 
