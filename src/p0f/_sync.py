@@ -168,7 +168,7 @@ class _Connection:
             raise deadline.expired() from None
         except OSError as exc:
             raise _io_error(exc, deadline) from exc
-        pipe.wrote(sent)
+        pipe.sent += sent
         if sent != len(query):
             self.outgoing += query[sent:]
             self.flush(deadline)
@@ -178,7 +178,9 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        got = self.received(data)
+        got = pipe.receive(data)
+        if pipe.broken is not None:
+            raise ProtocolError(str(pipe.broken)) from pipe.broken
         while not got:  # a partial answer
             got = self.read(deadline)
         return got[0][1]
