@@ -14,9 +14,9 @@ import os
 import socket
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Final, Literal, TypeAlias, cast, overload
+from typing import Final, Literal, TypeAlias, TypeVar, cast, overload
 
 from ._base import (
     CLOSE_GRACE,
@@ -47,6 +47,7 @@ DEFAULT_MAX_CONNECTIONS: Final = 1
 p0f answers from one single-threaded loop, so a second connection adds no
 speed; one pipelined connection serves any number of callers."""
 
+_T = TypeVar("_T")
 _Answer: TypeAlias = "asyncio.Future[RawResponse]"
 _Failure: TypeAlias = Callable[[], P0fError]
 
@@ -644,6 +645,7 @@ class AsyncP0f(BaseClient):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         conn = self._ready(loop)
+        tries = 2
         if conn is not None:
             answer = conn.ask(query, deadline)
             try:
@@ -653,50 +655,45 @@ class AsyncP0f(BaseClient):
                     raise
             finally:
                 _forget(answer)
-            return await self._ask_waiting(query, deadline, retry=False)
-        return await self._ask_waiting(query, deadline, retry=True)
-
-    async def _ask_waiting(self, query: bytes, deadline: float, *, retry: bool) -> RawResponse:
-        conn: _Connection | None = None
-        try:
-            async with asyncio.timeout_at(deadline):
-                conn = await self._pick()
-                if retry:
-                    try:
-                        return await _one(conn, query)
-                    except P0fConnectionError:
-                        if not conn.stale:
-                            raise
-                    conn = await self._pick()
-                return await _one(conn, query)
-        except TimeoutError as exc:
-            raise self._timed_out(exc, conn) from None
+            tries = 1
+        return await self._attempt(
+            lambda conn: _one(conn, query), asyncio.timeout_at(deadline), tries
+        )
 
     async def _ask_many(self, queries: list[bytes]) -> list[RawResponse]:
+        scope = asyncio.timeout(self.timeout)
+        return await self._attempt(lambda conn: self._many(conn, queries, scope), scope)
+
+    async def _attempt(
+        self,
+        attempt: Callable[[_Connection], Awaitable[_T]],
+        scope: asyncio.Timeout,
+        tries: int = 2,
+    ) -> _T:
+        """``attempt`` on a connection within ``scope``; again on a new one
+        (``tries`` in all) while the one it used died stale (see
+        :attr:`~p0f._connection.Pipeline.may_retry`)."""
         conn: _Connection | None = None
         try:
-            async with asyncio.timeout(self.timeout) as scope:
-                conn = await self._pick()
-                answers: list[RawResponse] = []
-                try:
-                    return await self._many(conn, queries, answers, scope)
-                except P0fConnectionError:
-                    if answers or not conn.stale:
-                        raise
-                conn = await self._pick()
-                return await self._many(conn, queries, answers, scope)
+            async with scope:
+                while True:
+                    conn = await self._pick()
+                    try:
+                        return await attempt(conn)
+                    except P0fConnectionError:
+                        tries -= 1
+                        if tries <= 0 or not conn.stale:
+                            raise
         except TimeoutError as exc:
             raise self._timed_out(exc, conn) from None
 
     async def _many(
-        self,
-        conn: _Connection,
-        queries: list[bytes],
-        answers: list[RawResponse],
-        scope: asyncio.Timeout,
+        self, conn: _Connection, queries: list[bytes], scope: asyncio.Timeout
     ) -> list[RawResponse]:
-        """Fill ``answers`` with the answers to ``queries``, which it returns."""
+        """The answers to ``queries``, at most two windows written ahead;
+        each answer pushes ``scope``'s deadline back by the timeout."""
         loop = asyncio.get_running_loop()
+        answers: list[RawResponse] = []
         count = len(queries)
         pending: deque[_Answer] = deque()
         queued = 0
