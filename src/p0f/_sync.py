@@ -142,9 +142,6 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        return self.received(data)
-
-    def received(self, data: bytes) -> list[tuple[None, RawResponse]]:
         pipe = self.pipe
         got = pipe.receive(data)
         if pipe.broken is not None:
