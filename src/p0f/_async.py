@@ -344,6 +344,18 @@ class _Connection(asyncio.BufferedProtocol):
         _drain.hand_off(spare, owed)
         self._release()
 
+    def hand_over_at_exit(self) -> None:
+        """The process is exiting with this connection's loop stopped: let the
+        drainer read what is owed on a duplicate of its socket."""
+        transport = self._transport
+        if transport is None or self.closed.done():
+            return
+        sent = self.pipe.sent - transport.get_write_buffer_size()
+        owed = owed_bytes(sent, self.pipe.received)
+        spare = _duplicate(transport) if owed > 0 else None
+        if spare is not None:
+            _drain.hand_off(spare, owed)
+
     def _finish(self, failure: _Failure) -> None:
         if self.state is _State.CLOSED:
             return
@@ -428,7 +440,18 @@ def _after_fork_in_child() -> None:
         client._forget_after_fork()
 
 
+def _hand_over_at_exit() -> None:
+    # A loop left open (never closed, not running) keeps its connections to
+    # the process's end, when the OS closes them with answers perhaps owed.
+    for client in list(_clients):
+        loop = client._loop
+        if loop is not None and not loop.is_running():
+            for conn in client._conns:
+                conn.hand_over_at_exit()
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
+_drain.on_exit(_hand_over_at_exit)
 
 
 class AsyncP0f(BaseClient):
