@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Final, Literal, TypeAlias, TypeVar, cast, overload
 
 from ._base import (
-    CLOSE_GRACE,
     CONNECT_RETRY,
     DEFAULT_TIMEOUT,
     BaseClient,
@@ -604,9 +603,6 @@ class AsyncP0f(BaseClient):
         self._conns.clear()  # any left belong to a closed loop, gone with it
         self._loop = loop
 
-    def _grace(self) -> float:
-        return max(CLOSE_GRACE, self.timeout)
-
     def _timed_out(self, exc: TimeoutError, conn: _Connection | None) -> P0fTimeoutError:
         if isinstance(exc, P0fTimeoutError):
             return exc
@@ -634,7 +630,7 @@ class AsyncP0f(BaseClient):
                     loop,
                     self.socket_path,
                     self.timeout,
-                    self._grace(),
+                    self._close_grace,
                     self._forget_connection,
                     self.idle_timeout,
                 )

@@ -14,7 +14,6 @@ from typing import Final, Literal, overload
 
 from . import _drain
 from ._base import (
-    CLOSE_GRACE,
     CONNECT_RETRY,
     DEFAULT_TIMEOUT,
     BaseClient,
@@ -344,7 +343,7 @@ class P0f(BaseClient):
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                conn.retire(max(CLOSE_GRACE, self._timeout))
+                conn.retire(self._close_grace)
 
     def __enter__(self) -> P0f:
         return self
