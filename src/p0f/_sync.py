@@ -422,7 +422,7 @@ class P0f(BaseClient):
     def _rest(self, conn: _Connection, idle: float) -> None:
         """The call is over: close now (``idle_timeout=0``) if nothing is
         owed, or have the reaper close the connection once idle that long."""
-        if conn.outgoing or conn.pipe.owed_bytes > 0:
+        if not conn.pipe.idle:
             return  # never close with answers owed; the next call settles it
         if idle == 0:
             self._conn = None
