@@ -232,7 +232,6 @@ class _Connection:
             pass  # the daemon hung up or reset: nothing is owed any more
         sock.close()
 
-
     def __del__(self) -> None:
         # A client dropped without close(): the socket must not simply be
         # closed while p0f still owes answers on it.
