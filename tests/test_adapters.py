@@ -48,7 +48,9 @@ class Site(Protocol):
 
 class Adapter(Protocol):
     name: str
-    bad_option: type[Exception]
+    #: What a bad option raises: at once for WSGI and ASGI, at the first
+    #: request for Django.
+    bad_option: tuple[type[Exception], ...]
 
     def site(self, socket_path: str, **options: Any) -> AbstractContextManager[Site]: ...
 
@@ -79,7 +81,7 @@ class WsgiSite:
 
 class Wsgi:
     name = "wsgi"
-    bad_option: type[Exception] = ValueError
+    bad_option: tuple[type[Exception], ...] = (TypeError, ValueError)
 
     @contextmanager
     def site(self, socket_path: str, **options: Any) -> Iterator[Site]:
@@ -123,7 +125,7 @@ class AsgiSite:
 
 class Asgi:
     name = "asgi"
-    bad_option: type[Exception] = ValueError
+    bad_option: tuple[type[Exception], ...] = (TypeError, ValueError)
 
     @contextmanager
     def site(self, socket_path: str, **options: Any) -> Iterator[Site]:
@@ -176,7 +178,7 @@ class DjangoSite:
 
 
 class Django:
-    bad_option: type[Exception] = ImproperlyConfigured
+    bad_option: tuple[type[Exception], ...] = (ImproperlyConfigured,)
 
     def __init__(self, asynchronous: bool) -> None:
         self.asynchronous = asynchronous
@@ -235,6 +237,39 @@ def test_the_application_gets_the_answer_and_the_address(
     assert site.get() == {"os_name": "Linux", "address": PEER, "status": "answered", "cached": False}
     assert site.get()["cached"] is True
     assert queried(fake_p0f) == [PEER]
+
+
+def test_the_connection_is_given_back_after_each_lookup(
+    fake_p0f: FakeP0f, open_site: Callable[..., Site]
+) -> None:
+    # p0f serves few connections: an idle web process must not hold one.
+    fake_p0f.add_host(PEER, sample_response(os_name="Linux"))
+    fake_p0f.add_host("192.0.2.7", sample_response(os_name="Windows"))
+    site = open_site()
+    assert site.get()["os_name"] == "Linux"
+    assert site.get(remote_addr="192.0.2.7")["os_name"] == "Windows"
+    wait_for(lambda: fake_p0f.connection_count == 0, "the connection to be closed")
+    assert fake_p0f.connections_served == 2
+
+
+def test_idle_timeout_none_keeps_one_connection(
+    fake_p0f: FakeP0f, open_site: Callable[..., Site]
+) -> None:
+    for n in range(5):
+        fake_p0f.add_host(f"192.0.2.{n}", sample_response(os_name=f"OS {n}"))
+    site = open_site(idle_timeout=None)
+    assert [site.get(remote_addr=f"192.0.2.{n}")["os_name"] for n in range(5)] == [
+        f"OS {n}" for n in range(5)
+    ]
+    assert fake_p0f.connections_served == 1
+    assert fake_p0f.connection_count == 1
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout} s for {what}"
+        time.sleep(0.005)
 
 
 def test_no_data_is_none_after_settling(
@@ -388,9 +423,8 @@ def test_a_path_that_is_no_socket_is_reported_as_such(
     ):
         assert site.get()["status"] == "unavailable"
     (record,) = caplog.records
-    assert f"{path} is not a socket but a {'file' if kind == 'file' else 'directory'}" in (
-        record.getMessage()
-    )
+    what = "a regular file" if kind == "file" else "a directory"
+    assert f"cannot connect to p0f at {path}: not a socket but {what}" in record.getMessage()
     assert "[Errno" not in record.getMessage()
 
 
@@ -453,6 +487,8 @@ def test_permission_denied_is_reported_as_such(adapter: Adapter) -> None:
         {"settle_seconds": "0.01"},
         {"backoff": 0},
         {"backoff": 5, "max_backoff": 1},
+        {"idle_timeout": -1},
+        {"idle_timeout": "never"},
     ],
 )
 def test_bad_options_are_refused(adapter: Adapter, options: Options) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from p0f import (
     Address,
     NoMatchError,
+    P0fConnectError,
     P0fConnectionError,
     P0fResponse,
     P0fTimeoutError,
@@ -34,6 +35,7 @@ from p0f._web import (
     build_lookup,
     check_backoff,
     check_cache,
+    check_idle_timeout,
     check_negative_cache,
     check_settle,
     check_timeout,
@@ -165,23 +167,31 @@ def test_setting_checks() -> None:
     assert check_timeout(10) == 10.0
     assert check_cache(0, 1) == (0.0, 1)
     assert check_backoff(1, 1) == (1.0, 1.0)
-    for bad in (0, 10.01, -1, float("nan"), True, "1", None):
+    for bad in (0, 10.01, -1, float("nan")):
         with pytest.raises(ValueError):
             check_timeout(bad)
+    for not_a_number in (True, "1", None):  # as the clients refuse them
+        with pytest.raises(TypeError):
+            check_timeout(not_a_number)
     for seconds, size in ((-0.1, 1), (float("inf"), 1), (1, 0), (1, 2.0), (1, False)):
         with pytest.raises(ValueError):
             check_cache(seconds, size)
     for first, longest in ((0, 1), (2, 1), (1, float("inf")), (None, 1)):
-        with pytest.raises(ValueError):
+        with pytest.raises((TypeError, ValueError)):
             check_backoff(first, longest)
+    assert check_idle_timeout(None) is None and check_idle_timeout(0) == 0.0
+    with pytest.raises(ValueError):
+        check_idle_timeout(-1)
     assert check_settle(0) == 0.0 and check_settle(1) == 1.0
     assert check_negative_cache(0) == 0.0
-    for bad in (-0.001, 1.01, float("nan"), "0.1", None):
-        with pytest.raises(ValueError, match="settle time"):
-            check_settle(bad)
-    for bad in (-1, float("inf"), "1"):
-        with pytest.raises(ValueError, match="negative cache time"):
-            check_negative_cache(bad)
+    bad_settle: tuple[object, ...] = (-0.001, 1.01, float("nan"), "0.1", None)
+    for value in bad_settle:
+        with pytest.raises((TypeError, ValueError), match="settle time"):
+            check_settle(value)
+    bad_negative: tuple[object, ...] = (-1, float("inf"), "1")
+    for value in bad_negative:
+        with pytest.raises((TypeError, ValueError), match="negative cache time"):
+            check_negative_cache(value)
     with pytest.raises(ValueError, match="cache size"):
         build_lookup(cache_size=0)
 
@@ -563,17 +573,8 @@ def test_the_settle_schedule() -> None:
 # -- what a failure says ----------------------------------------------------------
 
 
-def refused(path: str) -> P0fConnectionError:
-    return P0fConnectionError(errno.ECONNREFUSED, f"cannot connect to p0f at {path}: Connection refused")
-
-
-def test_a_regular_file_or_a_directory_is_not_a_socket(tmp_path: Path) -> None:
-    regular = tmp_path / "file"
-    regular.write_text("")
-    text = describe_failure(refused(str(regular)), str(regular))
-    assert text.startswith(f"{regular} is not a socket but a file")
-    text = describe_failure(refused(str(tmp_path)), str(tmp_path))
-    assert text.startswith(f"{tmp_path} is not a socket but a directory")
+def refused(path: str) -> P0fConnectError:
+    return P0fConnectError(f"cannot connect to p0f at {path}: Connection refused", errno.ECONNREFUSED)
 
 
 def test_a_socket_nobody_listens_on_says_so(tmp_path: Path) -> None:
@@ -581,16 +582,20 @@ def test_a_socket_nobody_listens_on_says_so(tmp_path: Path) -> None:
     with socket.socket(socket.AF_UNIX) as bound:
         bound.bind(path)
         assert describe_failure(refused(path), path) == f"nobody is listening on {path} (p0f stopped?)"
+    # What the client says of a path that is no socket is kept as it is.
+    message = f"cannot connect to p0f at {tmp_path}: not a socket but a directory"
+    error = P0fConnectError(message, errno.ECONNREFUSED)
+    assert describe_failure(error, str(tmp_path)) == message
 
 
 def test_missing_socket_and_permission_denied(tmp_path: Path) -> None:
     path = str(tmp_path / "nothing")
-    missing = P0fConnectionError(errno.ENOENT, "cannot connect: No such file or directory")
+    missing = P0fConnectError("cannot connect: No such file or directory", errno.ENOENT)
     assert describe_failure(missing, path).startswith(f"there is no socket at {path}")
-    denied = P0fConnectionError(errno.EACCES, "cannot connect: Permission denied")
+    denied = P0fConnectError("cannot connect: Permission denied", errno.EACCES)
     assert describe_failure(denied, path).startswith(f"permission denied connecting to {path}")
     assert describe_failure(P0fTimeoutError("no answer within 1 s"), path) == "no answer within 1 s"
-    assert "[Errno" not in describe_failure(P0fConnectionError(32, "broken pipe"), None)
+    assert describe_failure(OSError(32, "Broken pipe"), None) == "Broken pipe"
 
 
 # -- one object per event loop -------------------------------------------------------

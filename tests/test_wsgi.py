@@ -60,7 +60,12 @@ def call(wsgi_app: Any, remote_addr: str = PEER, **headers: str) -> dict[str, An
 @pytest.fixture
 def middleware(fake_p0f: FakeP0f) -> Iterator[P0fMiddleware]:
     wrapped = P0fMiddleware(
-        app, fake_p0f.socket_path, timeout=2.0, cache_seconds=0, settle_seconds=0
+        app,
+        fake_p0f.socket_path,
+        timeout=2.0,
+        cache_seconds=0,
+        settle_seconds=0,
+        idle_timeout=None,  # these tests count connections
     )
     try:
         yield wrapped

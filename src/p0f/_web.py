@@ -24,7 +24,6 @@ import errno
 import functools
 import ipaddress
 import logging
-import math
 import os
 import stat
 import threading
@@ -35,8 +34,15 @@ from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 import attrs
 from cachetools import TLRUCache
 
+from ._base import validate_idle_timeout, validate_timeout
 from ._codec import Address, normalize_address
-from ._errors import InvalidAddressError, NoMatchError, P0fConnectionError, P0fError
+from ._errors import (
+    InvalidAddressError,
+    NoMatchError,
+    P0fConnectError,
+    P0fConnectionError,
+    P0fError,
+)
 from ._models import P0fResponse
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -64,6 +70,16 @@ connection opened, so p0f usually needs 3 to 4 ms more; 25 ms leaves room
 for a loaded machine and keeps the worst case under 30 ms."""
 MAX_SETTLE_SECONDS: Final = 1.0
 """The longest settle budget accepted: it is waited on a visitor's request."""
+DEFAULT_IDLE_TIMEOUT: Final[float | None] = 0.0
+"""Seconds a web process keeps a connection to p0f that is owed nothing.
+
+0: given back as soon as the answer is read.  p0f serves at most ``-S``
+(20 by default) connections and leaves the others waiting unserved, so a
+fleet of web processes each holding one starves some of them; most lookups
+are answered from the cache, so a process rarely needs the connection.
+Measured (benchmarks/README.md, real p0f, 32 processes at ``-S 20``):
+kept connections left 12 processes unserved; with 0 every process was
+served, at about 0.1 ms more per lookup (a connect and p0f's accept)."""
 DEFAULT_CACHE_SIZE: Final = 10_000
 """At most this many addresses are cached; the least recently used make way."""
 DEFAULT_BACKOFF: Final = 1.0
@@ -77,16 +93,17 @@ logger: Final = logging.getLogger("p0f.web")
 # -- settings checks ------------------------------------------------------
 
 
+# Every check raises TypeError for a value that is not a number, ValueError
+# for a number out of range: the clients' rule (p0f._base.validate_timeout).
+
+
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+    return validate_timeout(value, name, allow_zero=True)
 
 
 def check_timeout(value: object) -> float:
-    """``value`` as a timeout in seconds, or :class:`ValueError` saying why not."""
+    """``value`` as a timeout in seconds, or :class:`TypeError` /
+    :class:`ValueError` saying why not."""
     seconds = _number("the timeout", value)
     if not 0 < seconds <= MAX_TIMEOUT:
         raise ValueError(
@@ -145,6 +162,11 @@ def settle_schedule(budget: float) -> tuple[float, ...]:
         offsets.pop()  # no two asks closer than a millisecond
     offsets.append(budget)
     return tuple(offsets)
+
+
+def check_idle_timeout(value: object) -> float | None:
+    """Seconds an idle connection to p0f stays open (``None``: for ever)."""
+    return validate_idle_timeout(value)
 
 
 def check_backoff(initial: object, maximum: object) -> tuple[float, float]:
@@ -499,27 +521,30 @@ def has_http(answer: P0fResponse) -> bool:
 
 
 def describe_failure(exc: BaseException, socket_path: str | None = None) -> str:
-    """What went wrong, in words: no ``[Errno N]``, and "not a socket" or
-    "nobody is listening" where a bare "Connection refused" would mislead."""
-    code = exc.errno if isinstance(exc, OSError) else None
-    strerror = exc.strerror if isinstance(exc, OSError) else None
-    text = strerror if strerror else str(exc)
-    if socket_path is None or not isinstance(exc, P0fConnectionError):
+    """What went wrong, in words: no ``[Errno N]``, and "nobody is
+    listening" or "permission denied" where the operating system's words
+    would leave the reader guessing.  (The client already says "not a
+    socket" for a file or a directory.)"""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror and text.startswith("[Errno"):
+        text = exc.strerror  # an OSError built the operating system's way
+    if socket_path is None or not isinstance(exc, P0fConnectError):
         return text
+    code = exc.errno
     if code == errno.ENOENT:
         return f"there is no socket at {socket_path} (is p0f running, with -s {socket_path}?)"
     if code in (errno.EACCES, errno.EPERM):
-        return f"permission denied connecting to {socket_path} (p0f's socket must be writable by this process)"
+        return (
+            f"permission denied connecting to {socket_path} "
+            "(p0f's socket must be writable by this process)"
+        )
     if code == errno.ECONNREFUSED:
         try:
             mode = os.stat(socket_path).st_mode
         except OSError:
             return text
-        if stat.S_ISDIR(mode):
-            return f"{socket_path} is not a socket but a directory; point at the path given to p0f's -s"
-        if not stat.S_ISSOCK(mode):
-            return f"{socket_path} is not a socket but a file; point at the path given to p0f's -s"
-        return f"nobody is listening on {socket_path} (p0f stopped?)"
+        if stat.S_ISSOCK(mode):
+            return f"nobody is listening on {socket_path} (p0f stopped?)"
     return text
 
 
@@ -677,7 +702,8 @@ class Lookup:
 
 class MiddlewareSettings:
     """What the ASGI and WSGI middleware make of their keyword arguments,
-    checked at once (:class:`ValueError`)."""
+    checked at once (:class:`TypeError` for what is not a number,
+    :class:`ValueError` for a value out of range)."""
 
     def __init__(
         self,
@@ -691,6 +717,7 @@ class MiddlewareSettings:
         trusted_proxies: Iterable[str | IPAddress | Network] | None,
         backoff: float,
         max_backoff: float,
+        idle_timeout: float | None,
     ) -> None:
         self.trusted_proxies: Final = parse_trusted_proxies(trusted_proxies)
         self.lookup: Final[Lookup] = build_lookup(
@@ -703,6 +730,7 @@ class MiddlewareSettings:
             socket_path=socket_path,
         )
         self.timeout: Final = check_timeout(timeout)
+        self.idle_timeout: Final = check_idle_timeout(idle_timeout)
 
 
 def build_lookup(
@@ -715,7 +743,8 @@ def build_lookup(
     max_backoff: object = DEFAULT_MAX_BACKOFF,
     socket_path: str | os.PathLike[str] | None = None,
 ) -> Lookup:
-    """A :class:`Lookup` from settings, checked; :class:`ValueError` if bad."""
+    """A :class:`Lookup` from settings, checked; :class:`TypeError` or
+    :class:`ValueError` if bad."""
     seconds, size = check_cache(cache_seconds, cache_size)
     negative = check_negative_cache(negative_cache_seconds)
     settle = check_settle(settle_seconds)

@@ -54,6 +54,7 @@ from ._web import (
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_NEGATIVE_CACHE_SECONDS,
     DEFAULT_SETTLE_SECONDS,
@@ -111,8 +112,11 @@ def _peer(scope: Scope) -> str | None:
 class P0fMiddleware(MiddlewareSettings):
     """Wraps an ASGI application; puts p0f's answer in ``scope["state"]["p0f"]``.
 
-    Arguments are checked at once (:class:`ValueError`); nothing connects
-    until the first request.
+    Arguments are checked at once (:class:`TypeError` or :class:`ValueError`);
+    nothing connects until the first request.  By default the connection to
+    p0f is given back as soon as an answer is read (``idle_timeout=0``), so
+    that a fleet of processes never holds p0f's few connection slots while
+    idle; ``idle_timeout=None`` keeps it for the process's life.
     """
 
     def __init__(
@@ -128,6 +132,7 @@ class P0fMiddleware(MiddlewareSettings):
         trusted_proxies: Iterable[str | IPAddress | Network] | None = None,
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         super().__init__(
             socket_path=socket_path,
@@ -139,11 +144,14 @@ class P0fMiddleware(MiddlewareSettings):
             trusted_proxies=trusted_proxies,
             backoff=backoff,
             max_backoff=max_backoff,
+            idle_timeout=idle_timeout,
         )
         self.app: Final = app
-        seconds = self.timeout
+        seconds, idle = self.timeout, self.idle_timeout
         AsyncP0f(socket_path, timeout=seconds)  # check the path now, not per loop
-        self._clients: Final = PerLoop(lambda: AsyncP0f(socket_path, timeout=seconds))
+        self._clients: Final = PerLoop(
+            lambda: AsyncP0f(socket_path, timeout=seconds, idle_timeout=idle)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

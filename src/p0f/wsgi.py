@@ -50,6 +50,7 @@ from ._web import (
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_NEGATIVE_CACHE_SECONDS,
     DEFAULT_SETTLE_SECONDS,
@@ -83,8 +84,12 @@ class P0fMiddleware(MiddlewareSettings):
     """Wraps a WSGI application; puts p0f's answer in ``environ["p0f"]`` and
     the :class:`P0fLookup` in ``environ["p0f.lookup"]``.
 
-    Arguments are checked at once (:class:`ValueError`); nothing connects
-    until the first request.  Call :meth:`close` at shutdown.
+    Arguments are checked at once (:class:`TypeError` or :class:`ValueError`);
+    nothing connects until the first request.  By default the connection to
+    p0f is given back as soon as an answer is read (``idle_timeout=0``), so
+    that a fleet of processes never holds p0f's few connection slots while
+    idle; ``idle_timeout=None`` keeps it for the process's life.  Call
+    :meth:`close` at shutdown.
     """
 
     def __init__(
@@ -100,6 +105,7 @@ class P0fMiddleware(MiddlewareSettings):
         trusted_proxies: Iterable[str | IPAddress | Network] | None = None,
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         super().__init__(
             socket_path=socket_path,
@@ -111,9 +117,12 @@ class P0fMiddleware(MiddlewareSettings):
             trusted_proxies=trusted_proxies,
             backoff=backoff,
             max_backoff=max_backoff,
+            idle_timeout=idle_timeout,
         )
         self.app: Final = app
-        self.client: Final = P0f(socket_path, timeout=self.timeout)
+        self.client: Final = P0f(
+            socket_path, timeout=self.timeout, idle_timeout=self.idle_timeout
+        )
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

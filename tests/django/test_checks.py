@@ -164,6 +164,14 @@ def test_e005_negative_cache_seconds(value: object, fake_p0f: FakeP0f) -> None:
         assert ids() == ["p0f.E005"]
 
 
+@pytest.mark.parametrize("value", [-1, "never", float("nan")])
+def test_e008_idle_timeout(value: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_IDLE_TIMEOUT=value):
+        assert ids() == ["p0f.E008"]
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_IDLE_TIMEOUT=None):
+        assert ids() == []
+
+
 def test_several_problems_are_all_reported(tmp_path: Path) -> None:
     with override_settings(
         P0F_SOCKET=str(tmp_path),

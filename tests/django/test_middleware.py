@@ -128,15 +128,6 @@ def test_each_async_loop_gets_its_own_client(p0f_fake: FakeP0f) -> None:
 # -- one client, cached answers -------------------------------------------
 
 
-def test_one_connection_serves_every_request(p0f_fake: FakeP0f) -> None:
-    p0f_fake.add_host(PROXY, sample_response(os_name="Linux"))
-    with override_settings(P0F_CACHE_SECONDS=0):
-        client = Client()
-        assert [os_of(client.get("/sync/")) for _ in range(20)] == ["Linux"] * 20
-    assert len(p0f_fake.queries) == 20
-    assert p0f_fake.connections_served == 1
-
-
 def test_cached_answers_expire(p0f_fake: FakeP0f) -> None:
     p0f_fake.add_host(PROXY, sample_response(os_name="Linux"))
     with override_settings(P0F_CACHE_SECONDS=0.05):

@@ -19,6 +19,7 @@ Id              Problem
                 ``P0F_CACHE_SIZE`` is unusable.
 ``p0f.E006``    ``P0F_BACKOFF`` or ``P0F_MAX_BACKOFF`` is unusable.
 ``p0f.E007``    ``P0F_SETTLE_SECONDS`` is not a number, or not in [0, 1].
+``p0f.E008``    ``P0F_IDLE_TIMEOUT`` is neither ``None`` nor a number >= 0.
 ==============  ===========================================================
 
 The socket checks connect to it once and hang up at once, asking nothing
@@ -41,6 +42,7 @@ from django.core.checks import Warning as CheckWarning
 from .._web import (
     check_backoff,
     check_cache,
+    check_idle_timeout,
     check_negative_cache,
     check_settle,
     check_timeout,
@@ -65,11 +67,11 @@ def check_settings(
         messages += _check_socket()
     try:
         check_timeout(conf.raw("P0F_TIMEOUT"))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         messages.append(Error(f"P0F_TIMEOUT: {exc}.", id="p0f.E003"))
     try:
         parse_trusted_proxies(conf.raw("P0F_TRUSTED_PROXIES"))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         messages.append(
             Error(
                 f"P0F_TRUSTED_PROXIES: {exc}.",
@@ -80,7 +82,7 @@ def check_settings(
     try:
         check_cache(conf.raw("P0F_CACHE_SECONDS"), conf.raw("P0F_CACHE_SIZE"))
         check_negative_cache(conf.raw("P0F_NEGATIVE_CACHE_SECONDS"))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         messages.append(
             Error(
                 f"P0F_CACHE_SECONDS / P0F_NEGATIVE_CACHE_SECONDS / P0F_CACHE_SIZE: {exc}.",
@@ -89,16 +91,26 @@ def check_settings(
         )
     try:
         check_backoff(conf.raw("P0F_BACKOFF"), conf.raw("P0F_MAX_BACKOFF"))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         messages.append(Error(f"P0F_BACKOFF / P0F_MAX_BACKOFF: {exc}.", id="p0f.E006"))
     try:
         check_settle(conf.raw("P0F_SETTLE_SECONDS"))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         messages.append(
             Error(
                 f"P0F_SETTLE_SECONDS: {exc}.",
                 hint="0.025 suits p0f on the same host; 0 asks once and never waits.",
                 id="p0f.E007",
+            )
+        )
+    try:
+        check_idle_timeout(conf.raw("P0F_IDLE_TIMEOUT"))
+    except (TypeError, ValueError) as exc:
+        messages.append(
+            Error(
+                f"P0F_IDLE_TIMEOUT: {exc}.",
+                hint="0 gives p0f's connection back after each lookup; None keeps it.",
+                id="p0f.E008",
             )
         )
     return messages

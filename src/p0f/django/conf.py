@@ -22,6 +22,9 @@ SECONDS``                              longer than ``P0F_CACHE_SECONDS``); 0 for
 ``P0F_TRUSTED_PROXIES``    ``()``      Addresses or networks of reverse proxies whose
                                        ``X-Forwarded-For`` is believed.  Empty: the
                                        header is ignored and ``REMOTE_ADDR`` looked up.
+``P0F_IDLE_TIMEOUT``       ``0``       Seconds a connection to p0f that is owed nothing
+                                       stays open; 0 gives it back at once (p0f serves
+                                       few connections), ``None`` keeps it for ever.
 ``P0F_BACKOFF``            ``1``       Seconds lookups pause after the daemon fails.
 ``P0F_MAX_BACKOFF``        ``30``      The pause doubles while it stays down, up to this.
 =========================  ==========  =================================================
@@ -39,6 +42,7 @@ from .._web import (
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_NEGATIVE_CACHE_SECONDS,
     DEFAULT_SETTLE_SECONDS,
@@ -46,6 +50,7 @@ from .._web import (
     Network,
     check_backoff,
     check_cache,
+    check_idle_timeout,
     check_negative_cache,
     check_settle,
     check_timeout,
@@ -65,6 +70,7 @@ DEFAULTS: Final[dict[str, object]] = {
     "P0F_CACHE_SIZE": DEFAULT_CACHE_SIZE,
     "P0F_NEGATIVE_CACHE_SECONDS": DEFAULT_NEGATIVE_CACHE_SECONDS,
     "P0F_SETTLE_SECONDS": DEFAULT_SETTLE_SECONDS,
+    "P0F_IDLE_TIMEOUT": DEFAULT_IDLE_TIMEOUT,
     "P0F_TRUSTED_PROXIES": (),
     "P0F_BACKOFF": DEFAULT_BACKOFF,
     "P0F_MAX_BACKOFF": DEFAULT_MAX_BACKOFF,
@@ -72,7 +78,7 @@ DEFAULTS: Final[dict[str, object]] = {
 OLD_NAMES: Final = {"P0F_SOCKET": "P0FSOCKET", "P0F_ENABLED": "P0FENABLED"}
 
 
-def _improper(name: str, exc: ValueError) -> ImproperlyConfigured:
+def _improper(name: str, exc: TypeError | ValueError) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"{name}: {exc}")
 
 
@@ -112,7 +118,7 @@ class P0fSettings:
     def P0F_TIMEOUT(self) -> float:
         try:
             return check_timeout(self.raw("P0F_TIMEOUT"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_TIMEOUT", exc) from None
 
     @property
@@ -127,21 +133,28 @@ class P0fSettings:
     def P0F_NEGATIVE_CACHE_SECONDS(self) -> float:
         try:
             return check_negative_cache(self.raw("P0F_NEGATIVE_CACHE_SECONDS"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_NEGATIVE_CACHE_SECONDS", exc) from None
 
     @property
     def P0F_SETTLE_SECONDS(self) -> float:
         try:
             return check_settle(self.raw("P0F_SETTLE_SECONDS"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_SETTLE_SECONDS", exc) from None
+
+    @property
+    def P0F_IDLE_TIMEOUT(self) -> float | None:
+        try:
+            return check_idle_timeout(self.raw("P0F_IDLE_TIMEOUT"))
+        except (TypeError, ValueError) as exc:
+            raise _improper("P0F_IDLE_TIMEOUT", exc) from None
 
     @property
     def P0F_TRUSTED_PROXIES(self) -> tuple[Network, ...]:
         try:
             return parse_trusted_proxies(self.raw("P0F_TRUSTED_PROXIES"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_TRUSTED_PROXIES", exc) from None
 
     @property
@@ -155,13 +168,13 @@ class P0fSettings:
     def _cache(self) -> tuple[float, int]:
         try:
             return check_cache(self.raw("P0F_CACHE_SECONDS"), self.raw("P0F_CACHE_SIZE"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_CACHE_SECONDS / P0F_CACHE_SIZE", exc) from None
 
     def _backoff(self) -> tuple[float, float]:
         try:
             return check_backoff(self.raw("P0F_BACKOFF"), self.raw("P0F_MAX_BACKOFF"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_BACKOFF / P0F_MAX_BACKOFF", exc) from None
 
 

@@ -14,6 +14,8 @@ address that was looked up (the client's behind trusted proxies, not
 
 Each process keeps one blocking client (:class:`p0f.P0f`, shared by all
 threads) and, in async stacks, one :class:`p0f.AsyncP0f` per event loop;
+their connection to p0f is given back as soon as nothing is owed on it
+(``P0F_IDLE_TIMEOUT = 0``), since p0f serves only a few connections at once;
 answers are cached per address (``P0F_CACHE_SECONDS``, "no data" for
 ``P0F_NEGATIVE_CACHE_SECONDS``); a new visitor p0f has not recorded yet is
 asked about again for up to ``P0F_SETTLE_SECONDS``; after a failure,
@@ -114,6 +116,7 @@ class _Runtime:
             socket_path=socket_path,
         )
         timeout = conf.P0F_TIMEOUT
+        idle = conf.P0F_IDLE_TIMEOUT
         if socket_path is None:
             if self.enabled:
                 raise ImproperlyConfigured(
@@ -121,8 +124,10 @@ class _Runtime:
                     "to run without p0f"
                 )
             socket_path = "unused"  # never connected to while disabled
-        self.client: Final = P0f(socket_path, timeout=timeout)
-        self.async_clients: Final = PerLoop(lambda: AsyncP0f(socket_path, timeout=timeout))
+        self.client: Final = P0f(socket_path, timeout=timeout, idle_timeout=idle)
+        self.async_clients: Final = PerLoop(
+            lambda: AsyncP0f(socket_path, timeout=timeout, idle_timeout=idle)
+        )
 
     def address(self, request: HttpRequest) -> IPAddress | None:
         meta = request.META

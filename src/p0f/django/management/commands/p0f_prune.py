@@ -62,11 +62,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if age <= dt.timedelta(0):
             raise CommandError("--older-than must be more than 0")
+        said = options["older_than"].strip()
         cutoff = timezone.now() - age
         old = P0fRecord.objects.filter(last_seen__lt=cutoff)
         if options["dry_run"]:
-            self.stdout.write(f"{old.count()} p0f records are older than {age}; none deleted")
+            self.stdout.write(f"{old.count()} p0f records are older than {said}; none deleted")
             return
         deleted, _ = old.delete()
         if options["verbosity"] >= 1:
-            self.stdout.write(f"deleted {deleted} p0f records older than {age}")
+            self.stdout.write(f"deleted {deleted} p0f records older than {said}")
