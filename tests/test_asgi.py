@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from p0f import P0fResponse
+from p0f import P0fResponse, check_user_agent
 from p0f.asgi import (
     LOOKUP_KEY,
     STATE_KEY,
@@ -153,14 +153,18 @@ def test_the_scope_is_copied_and_other_scopes_pass_through(fake_p0f: FakeP0f) ->
         "from_lifespan": 1,
         STATE_KEY: answer,
         LOOKUP_KEY: P0fLookup(
-            answer=answer, address=ipaddress.ip_address(PEER), status=LookupStatus.ANSWERED
+            answer=answer, address=ipaddress.ip_address(PEER), status=LookupStatus.ANSWERED,
+            user_agent=check_user_agent(None, answer),  # no User-Agent header: no claim
         ),
     }
     assert get_p0f(with_state) == answer
     assert get_lookup(with_state).address == ipaddress.ip_address(PEER)
     assert without_client["state"] == {
         STATE_KEY: None,
-        LOOKUP_KEY: P0fLookup(answer=None, address=None, status=LookupStatus.NO_ADDRESS),
+        LOOKUP_KEY: P0fLookup(
+            answer=None, address=None, status=LookupStatus.NO_ADDRESS,
+            user_agent=check_user_agent(None, None),
+        ),
     }
     assert custom is scopes[2] and "state" not in custom
     assert get_p0f(custom) is None

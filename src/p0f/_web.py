@@ -44,6 +44,7 @@ from ._errors import (
     P0fError,
 )
 from ._models import P0fResponse
+from ._useragent import UaOsRules, UserAgentCheck, check_user_agent, load_ua_os
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -320,6 +321,28 @@ class P0fLookup:
     address: IPAddress | None
     status: LookupStatus
     cached: bool = False
+    user_agent: UserAgentCheck | None = None
+    """This request's own User-Agent against ``answer``
+    (:func:`p0f.check_user_agent`: p0f's ``bad_sw`` check, done here so that
+    it works behind TLS), made for every request even when ``answer`` came
+    from the cache (``unknown`` when p0f had no answer); ``None`` when the
+    check is switched off, or lookups are (``DISABLED``)."""
+
+
+def with_user_agent(
+    found: P0fLookup, rules: UaOsRules | None, user_agent: str | None
+) -> P0fLookup:
+    """``found`` with the request's User-Agent check; as is when ``rules``
+    is ``None`` (the check is off) or lookups are switched off."""
+    if rules is None or found.status is LookupStatus.DISABLED:
+        return found
+    return P0fLookup(
+        answer=found.answer,
+        address=found.address,
+        status=found.status,
+        cached=found.cached,
+        user_agent=check_user_agent(user_agent, found.answer, rules=rules),
+    )
 
 
 _NO_ADDRESS: Final = P0fLookup(answer=None, address=None, status=LookupStatus.NO_ADDRESS)
@@ -718,8 +741,13 @@ class MiddlewareSettings:
         backoff: float,
         max_backoff: float,
         idle_timeout: float | None,
+        user_agent_check: bool = True,
+        ua_os_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.trusted_proxies: Final = parse_trusted_proxies(trusted_proxies)
+        #: The ``ua_os`` rules (read once per process and file), or ``None``
+        #: when the User-Agent check is off.
+        self.ua_rules: Final = load_ua_os(ua_os_file) if user_agent_check else None
         self.lookup: Final[Lookup] = build_lookup(
             cache_seconds=cache_seconds,
             cache_size=cache_size,

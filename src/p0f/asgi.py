@@ -66,6 +66,7 @@ from ._web import (
     P0fLookup,
     PerLoop,
     client_address,
+    with_user_agent,
     not_looked_up,
 )
 
@@ -104,6 +105,12 @@ def _forwarded_for(scope: Scope) -> str | None:
     return b",".join(values).decode("latin-1") if values else None
 
 
+def _user_agent(scope: Scope) -> str | None:
+    # The last User-Agent header (p0f keeps the last), its bytes as Latin-1.
+    values = [value for name, value in scope.get("headers", ()) if name == b"user-agent"]
+    return values[-1].decode("latin-1") if values else None
+
+
 def _peer(scope: Scope) -> str | None:
     client = scope.get("client")
     return str(client[0]) if client else None
@@ -133,6 +140,8 @@ class P0fMiddleware(MiddlewareSettings):
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        user_agent_check: bool = True,
+        ua_os_file: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             socket_path=socket_path,
@@ -145,6 +154,8 @@ class P0fMiddleware(MiddlewareSettings):
             backoff=backoff,
             max_backoff=max_backoff,
             idle_timeout=idle_timeout,
+            user_agent_check=user_agent_check,
+            ua_os_file=ua_os_file,
         )
         self.app: Final = app
         seconds, idle = self.timeout, self.idle_timeout
@@ -158,6 +169,7 @@ class P0fMiddleware(MiddlewareSettings):
         if kind in _LOOKED_UP:
             address = client_address(_peer(scope), _forwarded_for(scope), self.trusted_proxies)
             found = await self.lookup.alookup(self._clients.get(), address)
+            found = with_user_agent(found, self.ua_rules, _user_agent(scope))
             scope = dict(scope)  # a middleware copies the scope it changes
             state = scope.get("state")
             if state is None:

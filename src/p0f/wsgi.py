@@ -61,6 +61,7 @@ from ._web import (
     Network,
     P0fLookup,
     client_address,
+    with_user_agent,
     not_looked_up,
 )
 
@@ -106,6 +107,8 @@ class P0fMiddleware(MiddlewareSettings):
         backoff: float = DEFAULT_BACKOFF,
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        user_agent_check: bool = True,
+        ua_os_file: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             socket_path=socket_path,
@@ -118,6 +121,8 @@ class P0fMiddleware(MiddlewareSettings):
             backoff=backoff,
             max_backoff=max_backoff,
             idle_timeout=idle_timeout,
+            user_agent_check=user_agent_check,
+            ua_os_file=ua_os_file,
         )
         self.app: Final = app
         self.client: Final = P0f(
@@ -133,6 +138,7 @@ class P0fMiddleware(MiddlewareSettings):
             self.trusted_proxies,
         )
         found = self.lookup.lookup(self.client, address)
+        found = with_user_agent(found, self.ua_rules, environ.get("HTTP_USER_AGENT"))
         environ[ENVIRON_KEY] = found.answer
         environ[LOOKUP_KEY] = found
         return self.app(environ, start_response)

@@ -20,6 +20,9 @@ Id              Problem
 ``p0f.E006``    ``P0F_BACKOFF`` or ``P0F_MAX_BACKOFF`` is unusable.
 ``p0f.E007``    ``P0F_SETTLE_SECONDS`` is not a number, or not in [0, 1].
 ``p0f.E008``    ``P0F_IDLE_TIMEOUT`` is neither ``None`` nor a number >= 0.
+``p0f.E009``    ``P0F_UA_OS_FILE`` is not a path, cannot be read, or holds a
+                ``ua_os`` line p0f would refuse (checked only while
+                ``P0F_USER_AGENT_CHECK`` is true).
 ==============  ===========================================================
 
 The socket checks connect to it once and hang up at once, asking nothing
@@ -38,7 +41,9 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
+from django.core.exceptions import ImproperlyConfigured
 
+from .._useragent import UaOsError, UaOsRules
 from .._web import (
     check_backoff,
     check_cache,
@@ -113,7 +118,25 @@ def check_settings(
                 id="p0f.E008",
             )
         )
+    if conf.P0F_USER_AGENT_CHECK:
+        messages += _check_ua_os_file()
     return messages
+
+
+def _check_ua_os_file() -> list[CheckMessage]:
+    try:
+        path = conf.P0F_UA_OS_FILE
+        if path is not None:
+            UaOsRules.from_file(path)  # read afresh: the middleware caches its copy
+    except (ImproperlyConfigured, OSError, UaOsError) as exc:
+        return [
+            Error(
+                f"P0F_UA_OS_FILE: {exc}",
+                hint="Give the p0f.fp the daemon reads (its -f), or None for p0f 3.09b's rules.",
+                id="p0f.E009",
+            )
+        ]
+    return []
 
 
 def _check_socket() -> list[CheckMessage]:

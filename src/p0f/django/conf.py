@@ -27,6 +27,10 @@ SECONDS``                              longer than ``P0F_CACHE_SECONDS``); 0 for
                                        few connections), ``None`` keeps it for ever.
 ``P0F_BACKOFF``            ``1``       Seconds lookups pause after the daemon fails.
 ``P0F_MAX_BACKOFF``        ``30``      The pause doubles while it stays down, up to this.
+``P0F_USER_AGENT_CHECK``   ``True``    ``False`` turns the User-Agent check off:
+                                       ``request.p0f_lookup.user_agent`` is ``None``.
+``P0F_UA_OS_FILE``         (none)      The ``p0f.fp`` the daemon reads, for its
+                                       ``ua_os`` rules; none: p0f 3.09b's built in.
 =========================  ==========  =================================================
 """
 
@@ -74,6 +78,8 @@ DEFAULTS: Final[dict[str, object]] = {
     "P0F_TRUSTED_PROXIES": (),
     "P0F_BACKOFF": DEFAULT_BACKOFF,
     "P0F_MAX_BACKOFF": DEFAULT_MAX_BACKOFF,
+    "P0F_USER_AGENT_CHECK": True,
+    "P0F_UA_OS_FILE": None,
 }
 OLD_NAMES: Final = {"P0F_SOCKET": "P0FSOCKET", "P0F_ENABLED": "P0FENABLED"}
 
@@ -164,6 +170,22 @@ class P0fSettings:
     @property
     def P0F_MAX_BACKOFF(self) -> float:
         return self._backoff()[1]
+
+    @property
+    def P0F_USER_AGENT_CHECK(self) -> bool:
+        return bool(self.raw("P0F_USER_AGENT_CHECK"))
+
+    @property
+    def P0F_UA_OS_FILE(self) -> str | None:
+        value = self.raw("P0F_UA_OS_FILE")
+        if value is None:
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise ImproperlyConfigured(f"P0F_UA_OS_FILE must be a path, got {value!r}")
+        path = os.fspath(value)
+        if not isinstance(path, str):
+            raise ImproperlyConfigured(f"P0F_UA_OS_FILE must be a str path, got {value!r}")
+        return path
 
     def _cache(self) -> tuple[float, int]:
         try:

@@ -42,6 +42,7 @@ from django.http.response import HttpResponseBase
 from .._async import AsyncP0f
 from .._models import P0fResponse
 from .._sync import P0f
+from .._useragent import UaOsError, load_ua_os
 from .._web import (
     IPAddress,
     Lookup,
@@ -52,6 +53,7 @@ from .._web import (
     build_lookup,
     client_address,
     not_looked_up,
+    with_user_agent,
 )
 from .conf import conf
 
@@ -105,6 +107,13 @@ class _Runtime:
     def __init__(self) -> None:
         self.enabled: Final = conf.P0F_ENABLED
         self.trusted: Final[tuple[Network, ...]] = conf.P0F_TRUSTED_PROXIES
+        try:
+            # Read once per process and file; None turns the check off.
+            self.ua_rules: Final = (
+                load_ua_os(conf.P0F_UA_OS_FILE) if conf.P0F_USER_AGENT_CHECK else None
+            )
+        except (OSError, UaOsError) as exc:
+            raise ImproperlyConfigured(f"P0F_UA_OS_FILE: {exc}") from exc
         socket_path = conf.P0F_SOCKET
         self.lookup: Final[Lookup] = build_lookup(
             cache_seconds=conf.P0F_CACHE_SECONDS,
@@ -192,7 +201,9 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_on_setting_changed, dispatch_uid="p0f.django.middleware")
 
 
-def _annotate(request: HttpRequest, found: P0fLookup) -> None:
+def _annotate(request: HttpRequest, found: P0fLookup, runtime: _Runtime) -> None:
+    # The User-Agent check is this request's own, even for a cached answer.
+    found = with_user_agent(found, runtime.ua_rules, request.META.get("HTTP_USER_AGENT"))
     tagged = cast(P0fHttpRequest, request)
     tagged.p0f = found.answer
     tagged.p0f_lookup = found
@@ -227,7 +238,7 @@ class P0fMiddleware:
         found = not_looked_up()
         if runtime.enabled:
             found = runtime.lookup.lookup(runtime.client, runtime.address(request))
-        _annotate(request, found)
+        _annotate(request, found, runtime)
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
         return response
@@ -239,7 +250,7 @@ class P0fMiddleware:
             found = await runtime.lookup.alookup(
                 runtime.async_clients.get(), runtime.address(request)
             )
-        _annotate(request, found)
+        _annotate(request, found, runtime)
         result = self.get_response(request)
         assert not isinstance(result, HttpResponseBase)
         return await result
