@@ -198,11 +198,13 @@ def cli(
     *,
     stdin: str = "",
     env: dict[str, str] | None = None,
+    stdin_tty: bool = False,
     stderr_tty: bool = False,
     stdout_tty: bool = False,
 ) -> Outcome:
     out, err = Stream(tty=stdout_tty), Stream(tty=stderr_tty)
-    code = run(argv, stdin=Stream(stdin), stdout=out, stderr=err, environ=env or {})
+    source = Stream(stdin, tty=stdin_tty)
+    code = run(argv, stdin=source, stdout=out, stderr=err, environ=env or {})
     return Outcome(code, out.getvalue(), err.getvalue())
 
 
@@ -475,7 +477,8 @@ def test_timeout_exits_3(fake: FakeP0f) -> None:
     assert cli(["-t", "0.1", "-s", fake.socket_path, "192.0.2.17"]) == (
         3,
         "",
-        "p0f-query: p0f did not answer within 0.1 s\n",
+        "p0f-query: p0f did not answer within 0.1 s; waiting up to 3 s more for "
+        "the answers p0f still owes before exiting (closing sooner can kill p0f)\n",
     )
     # The late answer was read before closing (the fixture checks for harm).
 
@@ -492,7 +495,9 @@ def test_socket_comes_from_the_environment(fake: FakeP0f) -> None:
     [
         (["192.0.2.1"], {}, "no socket: give -s SOCKET or set P0F_SOCKET, or try --demo"),
         (["192.0.2.1"], {"P0F_SOCKET": ""}, "no socket: give -s SOCKET or set P0F_SOCKET"),
-        (["-s", "/x"], {}, "no address: give ADDRESS..., -f FILE, or -f - for stdin"),
+        (["-s", "/x"], {}, "no address: give ADDRESS..., -f FILE, or pipe addresses"),
+        (["-s", "/x", "-", "::1", "-"], {}, "stdin ('-') can be read only once"),
+        (["-s", "/x", "-f", "-", "-"], {}, "stdin ('-') can be read only once"),
         (["--bogus", "-s", "/x", "::1"], {}, "unrecognized arguments: --bogus"),
         (["-t", "0", "-s", "/x", "::1"], {}, "argument -t/--timeout: must be more than 0: '0'"),
         (["-t", "soon", "::1"], {}, "argument -t/--timeout: not a number: 'soon'"),
@@ -503,7 +508,8 @@ def test_socket_comes_from_the_environment(fake: FakeP0f) -> None:
 def test_usage_errors_exit_2_in_one_line(
     argv: list[str], env: dict[str, str], message: str
 ) -> None:
-    code, out, err = cli(argv, env=env)
+    # stdin is a terminal: with no address, nothing is read from it.
+    code, out, err = cli(argv, env=env, stdin_tty=True)
     assert (code, out) == (2, "")
     assert err.startswith("p0f-query: ")
     assert message in err
@@ -541,6 +547,8 @@ def test_help_and_version_exit_0() -> None:
     assert out.startswith("usage: p0f-query ")
     for text in ("--json", "--raw", "--demo", "P0F_SOCKET", "exit codes: 0 all answered"):
         assert text in out
+    # The wait after a timeout is announced, with its bound.
+    assert " ".join(out.split()).count("max(1, SECONDS) + 2") == 2
     code, out, err = cli(["--version"])
     assert (code, out, err) == (0, "p0f-query 2.0.0.dev0\n", "")
 
