@@ -29,6 +29,7 @@ all come from the library.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import importlib
 import ipaddress
@@ -334,7 +335,17 @@ class _Options:
 
     @property
     def reads_stdin(self) -> bool:
-        return STDIN in self.addresses or self.file == STDIN
+        """Whether stdin is read: as ``-``, ``-f -``, or for want of input."""
+        if STDIN in self.addresses or self.file == STDIN:
+            return True
+        return not (self.explicit_input or self.demo)
+
+    def chunk_size_for(self, stdin: TextSource) -> int:
+        """``--chunk-size``, but 1 when someone is typing the addresses:
+        each line is answered at once."""
+        if self.reads_stdin and not stdin_is_piped(stdin):
+            return 1
+        return self.chunk_size
 
 
 def _parse(
@@ -354,26 +365,37 @@ def _parse(
             stdout.write(f"{PROG} {__version__}\n")
             return EXIT_OK
         socket_path: str | None = args.socket or environ.get("P0F_SOCKET") or None
-        if not args.demo and socket_path is None:
-            parser.error("no socket: give -s SOCKET or set P0F_SOCKET, or try --demo")
-        addresses: list[str] = args.addresses
-        if addresses.count(STDIN) + (args.file == STDIN) > 1:
-            parser.error("stdin ('-') can be read only once")
-        if not (args.demo or addresses or args.file or stdin_is_piped(stdin)):
-            parser.error(
-                "no address: give ADDRESS..., -f FILE, or pipe addresses to stdin"
-            )
+        _check(parser, args, socket_path, stdin)
     except UsageExit as done:
         return done.status
     return _Options(
-        addresses=tuple(addresses),
+        addresses=tuple(args.addresses),
         file=args.file,
         socket_path=None if args.demo else socket_path,
         demo=args.demo,
-        fields=raw_fields() if args.raw else json_fields() if args.json else None,
+        fields=_fields(args),
         timeout=args.timeout,
         chunk_size=args.chunk_size,
     )
+
+
+def _check(
+    parser: Parser, args: argparse.Namespace, socket_path: str | None, stdin: TextSource
+) -> None:
+    """What argparse cannot check: a daemon, something to read, stdin once."""
+    if not args.demo and socket_path is None:
+        parser.error("no socket: give -s SOCKET or set P0F_SOCKET, or try --demo")
+    if args.addresses.count(STDIN) + (args.file == STDIN) > 1:
+        parser.error("stdin ('-') can be read only once")
+    if not (args.demo or args.addresses or args.file or stdin_is_piped(stdin)):
+        parser.error("no address: give ADDRESS..., -f FILE, or pipe addresses to stdin")
+
+
+def _fields(args: argparse.Namespace) -> Fields | None:
+    """JSON fields for ``--raw`` (which wins) or ``--json``; ``None`` for text."""
+    if args.raw:
+        return raw_fields()
+    return json_fields() if args.json else None
 
 
 def _inputs(options: _Options, stdin: TextSource, stack: ExitStack) -> Iterator[_Item]:
@@ -660,10 +682,7 @@ def _query(
 ) -> int:
     """Answer every item through a client closed with ``stack``; the exit code."""
     client = stack.enter_context(P0f(socket_path, timeout=options.timeout))
-    chunk_size = options.chunk_size
-    if options.reads_stdin or not options.explicit_input and not options.demo:
-        if not stdin_is_piped(stdin):
-            chunk_size = 1  # someone is typing: answer each line at once
+    chunk_size = options.chunk_size_for(stdin)
     output = _Output(stdout, options.fields)
     progress = _Progress(stderr, stderr.isatty() and not stdout.isatty())
     tally = _Tally()
