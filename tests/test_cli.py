@@ -406,6 +406,17 @@ def test_an_empty_pipe_asks_nothing(fake: FakeP0f) -> None:
     assert fake.queries == []
 
 
+def test_no_stdin_at_all_is_read_as_empty(fake: FakeP0f) -> None:
+    # Started with file descriptor 0 closed (sys.stdin is None), by a shell.
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -s "$1" <&-', p0f_query(), fake.socket_path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
 def test_a_terminal_on_stdin_without_address_is_a_usage_error(fake: FakeP0f) -> None:
     controller, terminal = pty.openpty()
     try:
