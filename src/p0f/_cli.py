@@ -285,7 +285,7 @@ def format_json(result: Result, fields: Fields) -> str:
     return json.dumps(json_record(result, fields))
 
 
-# -- input --------------------------------------------------------------------
+# -- input -------------------------------------------------------------------
 
 
 class _Item(NamedTuple):
@@ -387,7 +387,7 @@ def _check(
         parser.error("no socket: give -s SOCKET or set P0F_SOCKET, or try --demo")
     if args.addresses.count(STDIN) + (args.file == STDIN) > 1:
         parser.error("stdin ('-') can be read only once")
-    if not (args.demo or args.addresses or args.file or stdin_is_piped(stdin)):
+    if not (args.demo or args.addresses or args.file is not None or stdin_is_piped(stdin)):
         parser.error("no address: give ADDRESS..., -f FILE, or pipe addresses to stdin")
 
 
@@ -421,7 +421,7 @@ def _start_demo(stack: ExitStack, stderr: TextSink) -> tuple[str, list[str]]:
     return daemon.socket_path, [address for address, _ in hosts]
 
 
-# -- querying and output -------------------------------------------------------
+# -- querying and output -----------------------------------------------------
 
 
 def answer_chunk(client: P0f, items: Sequence[_Item]) -> list[Result]:
@@ -528,7 +528,7 @@ def _answer_all(
         progress.update(tally.done)
 
 
-# -- exit codes and errors -------------------------------------------------------
+# -- exit codes and errors ---------------------------------------------------
 
 
 def _exit_grace() -> float:
