@@ -1042,3 +1042,15 @@ def test_demo_daemon_answers_like_p0f() -> None:
         folder = Path(daemon.socket_path).parent
         assert folder.stat().st_mode & 0o077 == 0  # no one else's to connect to
     assert not folder.exists()
+
+
+def test_demo_that_cannot_start_exits_3_in_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)  # too long a path for a Unix socket
+    deep.mkdir()
+    env = {**os.environ, "TMPDIR": str(deep)}
+    done = subprocess.run(
+        [p0f_query(), "--demo"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith("p0f-query: cannot start the demo daemon: ")
+    assert done.stderr.count("\n") == 1

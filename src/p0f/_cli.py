@@ -718,7 +718,11 @@ def run(
             return fail(stderr, PROG, str(exc), EXIT_BAD_INPUT)
         socket_path = options.socket_path
         if options.demo:
-            socket_path, samples = _start_demo(stack, stderr)
+            try:
+                socket_path, samples = _start_demo(stack, stderr)
+            except OSError as exc:  # e.g. $TMPDIR too long for a socket path
+                message = f"cannot start the demo daemon: {exc}"
+                return fail(stderr, PROG, message, EXIT_P0F_FAILED)
             if not options.explicit_input:
                 items = _argument_items(samples)
         assert socket_path is not None
