@@ -555,6 +555,10 @@ def late_answer_wait(timeout: float) -> float:
     return max(CLOSE_GRACE, timeout) + _exit_grace()
 
 
+_WAIT_FORMULA: Final = f"max({CLOSE_GRACE:g}, SECONDS) + {_exit_grace():g}"
+""":func:`late_answer_wait` as ``--help`` writes it."""
+
+
 def _describe(exc: P0fError, timeout: float) -> str:
     if isinstance(exc, ProtocolError):
         return f"p0f broke the protocol: {exc}"
@@ -593,9 +597,10 @@ stdin is read (a terminal is not: that is a usage error).
 ("ok", "no_match" or "error"); --json adds the parsed values, --raw the
 values exactly as p0f sent them.
 
-after a timeout, p0f-query reports it at once but exits only once p0f
-has sent the answers it still owes, or after up to max(1, SECONDS) + 2
-seconds more: closing a connection with answers owed can kill p0f.
+after a timeout, p0f-query reports it at once, but exits only once p0f
+has sent the answers it still owes, or after waiting up to
+{wait} seconds more: closing a connection with answers
+owed can kill p0f.
 
 exit codes: 0 all answered, 1 some had no match, 2 usage error or a bad
 input line, 3 p0f unreachable, timed out or protocol error.
@@ -608,7 +613,7 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
         stderr,
         prog=PROG,
         description="Ask the p0f daemon what it knows about hosts.",
-        epilog=_EPILOG,
+        epilog=_EPILOG.format(wait=_WAIT_FORMULA),
     )
     parser.add_argument(
         "addresses",
@@ -651,7 +656,7 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for p0f (default: {DEFAULT_TIMEOUT:g}); after a "
-        "timeout, exiting waits up to max(1, SECONDS) + 2 s more for p0f's "
+        f"timeout, exiting waits up to {_WAIT_FORMULA} s more for p0f's "
         "late answers",
     )
     parser.add_argument(
