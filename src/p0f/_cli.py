@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib
 import ipaddress
 import itertools
 import json
@@ -43,7 +42,7 @@ from typing import Any, Final, Literal, NamedTuple
 import attrs
 
 from . import __version__
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, validate_timeout
 from ._codec import normalize_address
 from ._console import (
     EXIT_BAD_INPUT,
@@ -65,10 +64,10 @@ from ._console import (
 )
 from ._console import EXIT_FAILED as EXIT_P0F_FAILED
 from ._demo import DEMO_NOTICE, DemoDaemon, demo_hosts
+from ._drain import EXIT_GRACE
 from ._enums import BadSoftware
 from ._errors import (
     InvalidAddressError,
-    P0fConnectionError,
     P0fError,
     P0fTimeoutError,
     ProtocolError,
@@ -531,20 +530,6 @@ def _answer_all(
 # -- exit codes and errors ---------------------------------------------------
 
 
-def _exit_grace() -> float:
-    # How long the interpreter waits at exit for connections given up with
-    # answers owed.  The constant is moving (p0f._sync to p0f._drain) while
-    # the core's close is redesigned; look it up where it is.
-    for name in ("p0f._drain", "p0f._sync"):
-        try:
-            grace = getattr(importlib.import_module(name), "EXIT_GRACE", None)
-        except ImportError:
-            continue
-        if isinstance(grace, (int, float)):
-            return float(grace)
-    return 0.0
-
-
 def late_answer_wait(timeout: float) -> float:
     """The longest ``p0f-query`` waits, after a timeout, before it exits.
 
@@ -552,10 +537,10 @@ def late_answer_wait(timeout: float) -> float:
     owes, then the interpreter up to its exit grace (2 s): closing with
     answers owed can kill p0f (SIGPIPE).
     """
-    return max(CLOSE_GRACE, timeout) + _exit_grace()
+    return max(CLOSE_GRACE, timeout) + EXIT_GRACE
 
 
-_WAIT_FORMULA: Final = f"max({CLOSE_GRACE:g}, SECONDS) + {_exit_grace():g}"
+_WAIT_FORMULA: Final = f"max({CLOSE_GRACE:g}, SECONDS) + {EXIT_GRACE:g}"
 """:func:`late_answer_wait` as ``--help`` writes it."""
 
 
@@ -567,9 +552,6 @@ def _describe(exc: P0fError, timeout: float) -> str:
             f"{exc}; waiting up to {late_answer_wait(timeout):g} s more for the "
             f"answers p0f still owes before exiting (closing sooner can kill p0f)"
         )
-    if isinstance(exc, P0fConnectionError) and exc.strerror:
-        # Built as OSError(errno, message): str() would add "[Errno 2] ".
-        return exc.strerror
     return str(exc)
 
 
@@ -605,6 +587,18 @@ owed can kill p0f.
 exit codes: 0 all answered, 1 some had no match, 2 usage error or a bad
 input line, 3 p0f unreachable, timed out or protocol error.
 """
+
+
+def _seconds(text: str) -> float:
+    """``-t``: a number, checked by the clients' own timeout check."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    try:
+        return validate_timeout(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
@@ -652,7 +646,7 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
     parser.add_argument(
         "-t",
         "--timeout",
-        type=positive(float, "a number"),
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for p0f (default: {DEFAULT_TIMEOUT:g}); after a "
