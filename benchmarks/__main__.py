@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import platform
 import shutil
@@ -31,7 +32,7 @@ from typing import Final
 import attrs
 
 import p0f
-from p0f import P0f, P0fResponse, decode_response, encode_query
+from p0f import RESPONSE_MAGIC, P0f, P0fResponse, Status, decode_response, encode_query
 from p0f._codec import RESPONSE_SIZE, RESPONSE_STRUCT
 from p0f.testing import FakeP0f, sample_response
 
@@ -264,6 +265,103 @@ def bench_sync(path: str, rounds: int, inner: int) -> list[Row]:
     return rows
 
 
+def _hand_five(data: bytes) -> tuple[object, ...]:
+    """The five fields a web view reads, parsed by hand from one answer."""
+    values = RESPONSE_STRUCT.unpack(data)
+    if values[0] != RESPONSE_MAGIC or values[1] != Status.OK:
+        raise ValueError("not an OK answer")
+    distance = values[9]
+    return (
+        values[12].partition(b"\0")[0].decode("latin-1") or None,  # os_name
+        values[13].partition(b"\0")[0].decode("latin-1") or None,  # os_flavor
+        None if distance == -1 or distance == 255 else distance,
+        dt.datetime.fromtimestamp(values[3], dt.timezone.utc),  # last_seen
+        values[16].partition(b"\0")[0].decode("latin-1") or None,  # link_type
+    )
+
+
+def bench_client_reads(path: str, rounds: int, inner: int) -> list[Row]:
+    """A query's whole cost to a user: ask, then read the fields."""
+    from benchmarks.records_bench import hand_parse
+
+    rows = []
+    query = encode_query(HOST)
+    with P0f(path, timeout=5) as client, contextlib.closing(_bare_socket(path)) as sock:
+
+        def ours_five() -> tuple[object, ...]:
+            a = client.query(HOST)
+            return a.os_name, a.os_flavor, a.distance, a.last_seen, a.link_type
+
+        def bare_five() -> tuple[object, ...]:
+            sock.sendall(query)
+            return _hand_five(_recv_exact(sock, RESPONSE_SIZE))
+
+        ours, base = _median_pair(ours_five, bare_five, inner, rounds)
+        rows.append(
+            Row(
+                "P0f.query then read five fields, one at a time",
+                "bare socket loop + parse of those five by hand",
+                ours,
+                base,
+                "<= 1.2x",
+                ours / base <= 1.2,
+            )
+        )
+        batch = [HOST] * 1000
+        queries = query * 1000
+
+        def ours_all() -> object:
+            return [
+                (
+                    a.first_seen, a.last_seen, a.total_conn, a.uptime, a.up_mod_days,
+                    a.last_nat, a.last_chg, a.distance, a.bad_sw, a.os_match_q,
+                    a.os_name, a.os_flavor, a.http_name, a.http_flavor, a.link_type,
+                    a.language,
+                )  # fmt: skip
+                for a in client.query_many(batch)
+                if a is not None
+            ]
+
+        def bare_all() -> object:
+            sock.sendall(queries)
+            data = _recv_exact(sock, 1000 * RESPONSE_SIZE)
+            return [
+                hand_parse(data[i : i + RESPONSE_SIZE])
+                for i in range(0, 1000 * RESPONSE_SIZE, RESPONSE_SIZE)
+            ]
+
+        ours, base = _median_pair(ours_all, bare_all, max(1, inner // 200), rounds)
+        rows.append(
+            Row(
+                "P0f.query_many 1,000, reading every field",
+                "bare pipelined socket + parse by hand",
+                ours / 1000,
+                base / 1000,
+                ">= 0.8x throughput",
+                base / ours >= 0.8,
+            )
+        )
+    return rows
+
+
+def bench_idle(path: str, rounds: int, inner: int) -> list[Row]:
+    """What ``idle_timeout=0`` costs per query: a connection each time."""
+    with P0f(path, timeout=5, idle_timeout=0) as each, P0f(path, timeout=5) as kept:
+        ours, base = _median_pair(
+            lambda: each.query(HOST), lambda: kept.query(HOST), inner, rounds
+        )
+    return [
+        Row(
+            "P0f.query with idle_timeout=0 (a connection per query)",
+            "P0f.query on a kept connection",
+            ours,
+            base,
+            "(info)",
+            True,
+        )
+    ]
+
+
 def bench_async(path: str, rounds: int, inner: int) -> list[Row]:
     from p0f import AsyncP0f
 
@@ -347,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = bench_decode(rounds, max(100, int(50_000 * scale)))
     with context as path:
         rows += bench_sync(path, rounds, max(20, int(3_000 * scale)))
+        rows += bench_client_reads(path, rounds, max(20, int(3_000 * scale)))
+        rows += bench_idle(path, rounds, max(20, int(1_000 * scale)))
         rows += bench_async(path, rounds, max(200, int(3_000 * scale)))
         rows += bench_django(path, rounds, max(50, int(3_000 * scale)))
     print(render(rows, daemon))

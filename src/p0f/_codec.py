@@ -8,8 +8,8 @@ this module adds addresses, the records and the status of an answer.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections import deque
 from typing import Final, TypeAlias
 
 from ._enums import Status
@@ -49,14 +49,14 @@ def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6
                 parsed = ipaddress.IPv4Address(address)
         except ValueError as exc:
             raise InvalidAddressError(
-                f"not an IPv4 or IPv6 address: {address!r}"
+                f"not an IPv4 or IPv6 address: {_describe(address)}"
             ) from exc
     elif isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         parsed = address
     else:
         raise InvalidAddressError(
             "an address must be a str, IPv4Address or IPv6Address, "
-            f"not {type(address).__name__}: {address!r}"
+            f"not {type(address).__name__}: {_describe(address)}"
         )
     if isinstance(parsed, ipaddress.IPv6Address):
         mapped = parsed.ipv4_mapped
@@ -69,26 +69,33 @@ def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6
 
 def encode_query(address: Address) -> bytes:
     """The 21-byte query for one address; :class:`InvalidAddressError` if bad."""
-    if type(address) is str:
+    if type(address) is str and len(address) <= _CACHED_LENGTH:
         # Parsing an address string costs more than the rest of a query;
         # servers ask about the same visitors over and over.
-        query = _query_cache.get(address)
-        if query is not None:
-            return query
+        return _encode_text(address)
+    return _encode(address)
+
+
+def _encode(address: object) -> bytes:
     parsed = normalize_address(address)
-    if parsed.version == 4:
-        query = QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV4, parsed.packed)
-    else:
-        query = QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV6, parsed.packed)
-    if type(address) is str:
-        if len(_query_cache) >= _QUERY_CACHE_SIZE:
-            _query_cache.clear()
-        _query_cache[address] = query
-    return query
+    kind = ADDR_IPV4 if parsed.version == 4 else ADDR_IPV6
+    return QUERY_STRUCT.pack(QUERY_MAGIC, kind, parsed.packed)
 
 
-_query_cache: dict[str, bytes] = {}
-_QUERY_CACHE_SIZE: Final = 4096
+# Bounded in count and in the length of its keys (an IPv6 address with an
+# IPv4 tail is 45 characters; a zone suffix may be anything): at most about
+# 1 MiB however callers spell their addresses.
+_CACHED_LENGTH: Final = 64
+_encode_text: Final = functools.lru_cache(maxsize=4096)(_encode)
+
+
+def _describe(value: object) -> str:
+    """``repr(value)``, or a stand-in when its ``__repr__`` fails."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a caller's object, any fault
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def decode_query(
@@ -129,16 +136,6 @@ def encode_response(raw: RawResponse) -> bytes:
     return raw.to_bytes()
 
 
-def owed_bytes(sent: int, received: int) -> int:
-    """Answer bytes the daemon will still write on a connection.
-
-    ``sent`` counts query bytes the daemon has been given, ``received`` answer
-    bytes read back.  Only whole queries are answered: a query cut short by a
-    failed write is never answered, so it owes nothing.
-    """
-    return (sent // QUERY_SIZE) * RESPONSE_SIZE - received
-
-
 def check_status(raw: RawResponse, address: object) -> RawResponse:
     """Return an OK answer; raise :class:`BadQueryError` or :class:`NoMatchError`."""
     status = raw.status
@@ -159,79 +156,3 @@ def parse_or_none(raw: RawResponse, address: object) -> P0fResponse | None:
     if raw.status == Status.NO_MATCH:
         return None
     return parse(raw, address)
-
-
-class Pipeline:
-    """The state of one connection to p0f, without the connection.
-
-    :meth:`send` turns an address into query bytes and records that an
-    answer is owed; :meth:`receive` takes whatever bytes arrived and returns
-    the complete answers, decoded, in the order the queries were sent.  The
-    clients move the bytes; this class decides what they mean.
-
-    Each owed answer carries a token of the caller's choosing (a future, a
-    slot index), handed back with the answer.  A query its caller gave up on
-    stays owed: its answer will still come and must still be read.
-    """
-
-    __slots__ = ("_buffer", "_owed")
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._owed: deque[object] = deque()
-
-    @property
-    def owed(self) -> int:
-        """How many answers the daemon still owes on this connection."""
-        return len(self._owed)
-
-    @property
-    def partial(self) -> int:
-        """How many bytes of an incomplete answer have arrived."""
-        return len(self._buffer)
-
-    def send(self, address: Address, token: object = None) -> bytes:
-        """The query bytes for ``address``; its answer is now owed."""
-        return self.queue(encode_query(address), token)
-
-    def queue(self, query: bytes, token: object = None) -> bytes:
-        """Record that the already encoded ``query`` is owed an answer."""
-        self._owed.append(token)
-        return query
-
-    def tokens(self) -> list[object]:
-        """The tokens of the answers still owed, oldest first."""
-        return list(self._owed)
-
-    def missing(self) -> int:
-        """How many bytes must still arrive for every owed answer."""
-        return len(self._owed) * RESPONSE_SIZE - len(self._buffer)
-
-    def receive(self, data: bytes) -> list[tuple[object, RawResponse]]:
-        """Take arrived bytes; return ``(token, answer)`` for each complete one.
-
-        Raises :class:`ProtocolError` for bytes nobody asked for or an answer
-        that breaks the format; the connection is then beyond use.
-        """
-        buffer = self._buffer
-        if not buffer and len(data) == RESPONSE_SIZE and self._owed:
-            # The common case, one whole answer: no buffering.
-            raw = decode_response(data)
-            return [(self._owed.popleft(), raw)]
-        buffer += data
-        if len(buffer) > len(self._owed) * RESPONSE_SIZE:
-            raise ProtocolError(
-                f"p0f sent {len(buffer)} bytes, more than the "
-                f"{len(self._owed)} answer(s) owed"
-            )
-        done: list[tuple[object, RawResponse]] = []
-        size = RESPONSE_SIZE
-        count = len(buffer) // size
-        if count:
-            view = bytes(buffer[: count * size])
-            del buffer[: count * size]
-            owed = self._owed
-            for offset in range(0, count * size, size):
-                token = owed.popleft()
-                done.append((token, decode_response(view[offset : offset + size])))
-        return done
