@@ -29,12 +29,13 @@ from starlette.routing import Route
 
 import p0f.asgi
 import p0f.wsgi
+from p0f._web import DEFAULT_SETTLE_SECONDS
 from p0f.asgi import P0fLookup
 
 STAMP = "p0f_test_stamp"
 SOCKET = os.environ.get("P0F_SOCKET", "/nonexistent/p0f.sock")
 TRUSTED = [item for item in os.environ.get("P0F_TRUSTED_PROXIES", "").split(",") if item]
-SETTLE = float(os.environ.get("P0F_SETTLE_SECONDS", p0f.wsgi.DEFAULT_SETTLE_SECONDS))
+SETTLE = float(os.environ.get("P0F_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
 
 
 def report(found: P0fLookup, stamp: float) -> dict[str, Any]:
