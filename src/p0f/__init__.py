@@ -29,6 +29,7 @@ from ._enums import BadSoftware, MatchQuality, Status
 from ._errors import (
     BadQueryError,
     InvalidAddressError,
+    LogFormatError,
     NoMatchError,
     P0fConnectionError,
     P0fError,
@@ -48,6 +49,7 @@ __all__ = [
     "BadSoftware",
     "DEFAULT_TIMEOUT",
     "InvalidAddressError",
+    "LogFormatError",
     "MatchQuality",
     "NoMatchError",
     "P0f",

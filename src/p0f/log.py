@@ -1,0 +1,76 @@
+"""p0f's log (``p0f -o FILE``) as typed events.
+
+::
+
+    from p0f.log import read_log, follow_log, TcpEvent
+
+    for event in read_log("/var/log/p0f.log"):          # dates read as UTC
+        if isinstance(event, TcpEvent) and event.os:
+            print(event.time, event.host, event.os)
+
+See :mod:`p0f._log` for the format and what each record holds.
+"""
+
+from __future__ import annotations
+
+from ._errors import LogFormatError
+from ._log import (
+    EVENT_TYPES,
+    UNKNOWN,
+    UTC,
+    AnyEvent,
+    Distance,
+    HostChangeEvent,
+    HttpEvent,
+    HttpHeader,
+    HttpParam,
+    HttpSignature,
+    LogEvent,
+    LogParser,
+    Module,
+    MtuEvent,
+    PayloadClass,
+    Quirk,
+    Reason,
+    Subject,
+    TcpEvent,
+    TcpOption,
+    TcpParam,
+    TcpSignature,
+    UptimeEvent,
+    WindowType,
+    p0f_address,
+    parse_line,
+    parse_lines,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "UNKNOWN",
+    "UTC",
+    "AnyEvent",
+    "Distance",
+    "HostChangeEvent",
+    "HttpEvent",
+    "HttpHeader",
+    "HttpParam",
+    "HttpSignature",
+    "LogEvent",
+    "LogFormatError",
+    "LogParser",
+    "Module",
+    "MtuEvent",
+    "PayloadClass",
+    "Quirk",
+    "Reason",
+    "Subject",
+    "TcpEvent",
+    "TcpOption",
+    "TcpParam",
+    "TcpSignature",
+    "UptimeEvent",
+    "WindowType",
+    "p0f_address",
+    "parse_line",
+    "parse_lines",
+]
