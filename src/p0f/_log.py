@@ -772,16 +772,21 @@ class LogParser:
         *,
         on_error: Callable[[LogFormatError], object] | None = None,
         first_lineno: int = 1,
+        newline_required: bool = False,
     ) -> Iterator[AnyEvent]:
         """The events of ``lines``, in order, parsed as they are read.
 
         A bad line raises :class:`LogFormatError` with its line number
         (counting from ``first_lineno``), or, with ``on_error``, is handed
-        to it and skipped.  Blank lines are skipped.
+        to it and skipped.  Blank lines are skipped.  With
+        ``newline_required``, a line without its newline (the last line of
+        a file p0f is still writing) is reported as incomplete, not parsed.
         """
         parse = self._parse
         for lineno, line in enumerate(lines, first_lineno):
             try:
+                if newline_required and line[-1:] != "\n":
+                    raise _Bad("incomplete line: no newline at its end (p0f may still be writing it)")
                 yield parse(line)
             except (_Bad, ValueError, IndexError, KeyError, OverflowError, TypeError) as exc:
                 if line.strip() == "":
