@@ -43,6 +43,7 @@ from ._log import (
     parse_line,
     parse_lines,
 )
+from ._logjson import event_to_dict, make_log_json_converter
 from ._logfollow import (
     DEFAULT_POLL_INTERVAL,
     MAX_LINE,
@@ -85,8 +86,10 @@ __all__ = [
     "UTC",
     "UptimeEvent",
     "WindowType",
+    "event_to_dict",
     "follow_log",
     "follow_log_async",
+    "make_log_json_converter",
     "p0f_address",
     "parse_line",
     "parse_lines",
