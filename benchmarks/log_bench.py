@@ -116,7 +116,7 @@ def run(
     return [
         row(
             f"p0f log, {count:,} lines parsed into events",
-            'split("|") / split("=", 1) into dicts',
+            "bare str.split of each line into a dict",
             per_line_ours,
             per_line_base,
             "<= 3x",
