@@ -426,3 +426,17 @@ def test_caches_stay_bounded() -> None:
     for n in range(10_000):
         parser.parse(MTU.replace("127.181.142.13/23599", f"10.0.{n // 256}.{n % 256}/{n + 1}"))
     assert len(parser._clients) <= 4096 and len(parser._addresses) <= 4096
+
+
+def test_p0f_log_all_is_sorted_and_complete() -> None:
+    import p0f.log
+
+    assert p0f.log.__all__ == sorted(p0f.log.__all__)
+    for name in p0f.log.__all__:
+        assert hasattr(p0f.log, name), name
+    public = {
+        name
+        for name, value in vars(p0f.log).items()
+        if not name.startswith("_") and getattr(value, "__module__", "").startswith("p0f.")
+    }
+    assert public <= set(p0f.log.__all__)
