@@ -202,7 +202,10 @@ def test_follow_log_in_a_thread(log: Path) -> None:
     got: queue.Queue[AnyEvent | LogFormatError] = queue.Queue()
 
     def run() -> None:
-        for event in follow_log(log, on_error=got.put, poll_interval=0.01, stop=stop):
+        # from_start: the file may appear before the thread starts following.
+        for event in follow_log(
+            log, from_start=True, on_error=got.put, poll_interval=0.01, stop=stop
+        ):
             got.put(event)
 
     thread = threading.Thread(target=run, daemon=True)
