@@ -87,7 +87,9 @@ class LogFollower:
     """Reads whole new lines of a log file, across rotations (see the module).
 
     Without ``from_start``, reading starts where the file ends when the
-    follower is made (or at the start of a file created later).
+    follower is made (or at the start of a file created later); the lines
+    already there are counted once (a fast pass over the bytes), so line
+    numbers stay the file's own.
 
     The I/O part of :func:`follow_log` and :func:`follow_log_async`:
     :meth:`poll` never blocks (it reads what is there, at most about 1 MiB
