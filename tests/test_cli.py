@@ -22,7 +22,8 @@ import pytest
 
 from p0f import P0f, P0fResponse, RawResponse, Status
 from p0f._cli import Result, format_text, late_answer_wait, main, render_text, run
-from p0f._codec import QUERY_SIZE, RESPONSE_SIZE, decode_response, encode_query, encode_response
+from p0f._codec import decode_response, encode_query, encode_response
+from p0f._wire import QUERY_SIZE, RESPONSE_SIZE
 from p0f._demo import DemoDaemon, demo_hosts
 from p0f.converters import make_json_converter
 from p0f.testing import FakeP0f, Fault, sample_response
@@ -406,6 +407,17 @@ def test_an_empty_pipe_asks_nothing(fake: FakeP0f) -> None:
     assert fake.queries == []
 
 
+def test_no_stdin_at_all_is_read_as_empty(fake: FakeP0f) -> None:
+    # Started with file descriptor 0 closed (sys.stdin is None), by a shell.
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -s "$1" <&-', p0f_query(), fake.socket_path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
 def test_a_terminal_on_stdin_without_address_is_a_usage_error(fake: FakeP0f) -> None:
     controller, terminal = pty.openpty()
     try:
@@ -563,8 +575,10 @@ def test_timeout_exits_3(fake: FakeP0f) -> None:
     assert cli(["-t", "0.1", "-s", fake.socket_path, "192.0.2.17"]) == (
         3,
         "",
-        "p0f-query: p0f did not answer within 0.1 s; waiting up to 3 s more for "
-        "the answers p0f still owes before exiting (closing sooner can kill p0f)\n",
+        "p0f-query: p0f did not answer within 0.1 s (nothing ever came back on "
+        "this connection: p0f may be at its -S connection limit); waiting up to "
+        "3 s more for the answers p0f still owes before exiting (closing sooner "
+        "can kill p0f)\n",
     )
     # The late answer was read before closing (the fixture checks for harm).
 
@@ -585,7 +599,10 @@ def test_socket_comes_from_the_environment(fake: FakeP0f) -> None:
         (["-s", "/x", "-", "::1", "-"], {}, "stdin ('-') can be read only once"),
         (["-s", "/x", "-f", "-", "-"], {}, "stdin ('-') can be read only once"),
         (["--bogus", "-s", "/x", "::1"], {}, "unrecognized arguments: --bogus"),
-        (["-t", "0", "-s", "/x", "::1"], {}, "argument -t/--timeout: must be more than 0: '0'"),
+        (["-t", "0", "-s", "/x", "::1"], {}, "-t/--timeout: timeout must be positive and finite"),
+        (["-t", "nan", "-s", "/x", "::1"], {}, "timeout must be positive and finite, got nan"),
+        (["-t", "inf", "-s", "/x", "::1"], {}, "timeout must be positive and finite, got inf"),
+        (["-t", "-1", "-s", "/x", "::1"], {}, "timeout must be positive and finite, got -1.0"),
         (["-t", "soon", "::1"], {}, "argument -t/--timeout: not a number: 'soon'"),
         (["--chunk-size", "1.5", "-s", "/x", "::1"], {}, "not a whole number: '1.5'"),
         (["--demo", "-s", "/x"], {}, "argument -s/--socket: not allowed with argument --demo"),
@@ -821,8 +838,9 @@ def _recv_exactly(conn: socket.socket, size: int) -> bytes:
 
 
 TIMEOUT_LINE = (
-    "p0f-query: p0f did not answer within 0.3 s; waiting up to 3 s more for "
-    "the answers p0f still owes before exiting (closing sooner can kill p0f)\n"
+    "p0f-query: p0f did not answer within 0.3 s (nothing ever came back on this "
+    "connection: p0f may be at its -S connection limit); waiting up to 3 s more "
+    "for the answers p0f still owes before exiting (closing sooner can kill p0f)\n"
 )
 
 
@@ -1031,3 +1049,15 @@ def test_demo_daemon_answers_like_p0f() -> None:
         folder = Path(daemon.socket_path).parent
         assert folder.stat().st_mode & 0o077 == 0  # no one else's to connect to
     assert not folder.exists()
+
+
+def test_demo_that_cannot_start_exits_3_in_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)  # too long a path for a Unix socket
+    deep.mkdir()
+    env = {**os.environ, "TMPDIR": str(deep)}
+    done = subprocess.run(
+        [p0f_query(), "--demo"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith("p0f-query: cannot start the demo daemon: ")
+    assert done.stderr.count("\n") == 1

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib
 import ipaddress
 import itertools
 import json
@@ -43,7 +42,7 @@ from typing import Any, Final, Literal, NamedTuple
 import attrs
 
 from . import __version__
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, validate_timeout
 from ._codec import normalize_address
 from ._console import (
     EXIT_BAD_INPUT,
@@ -65,10 +64,10 @@ from ._console import (
 )
 from ._console import EXIT_FAILED as EXIT_P0F_FAILED
 from ._demo import DEMO_NOTICE, DemoDaemon, demo_hosts
+from ._drain import EXIT_GRACE
 from ._enums import BadSoftware
 from ._errors import (
     InvalidAddressError,
-    P0fConnectionError,
     P0fError,
     P0fTimeoutError,
     ProtocolError,
@@ -285,7 +284,7 @@ def format_json(result: Result, fields: Fields) -> str:
     return json.dumps(json_record(result, fields))
 
 
-# -- input --------------------------------------------------------------------
+# -- input -------------------------------------------------------------------
 
 
 class _Item(NamedTuple):
@@ -387,7 +386,7 @@ def _check(
         parser.error("no socket: give -s SOCKET or set P0F_SOCKET, or try --demo")
     if args.addresses.count(STDIN) + (args.file == STDIN) > 1:
         parser.error("stdin ('-') can be read only once")
-    if not (args.demo or args.addresses or args.file or stdin_is_piped(stdin)):
+    if not (args.demo or args.addresses or args.file is not None or stdin_is_piped(stdin)):
         parser.error("no address: give ADDRESS..., -f FILE, or pipe addresses to stdin")
 
 
@@ -421,7 +420,7 @@ def _start_demo(stack: ExitStack, stderr: TextSink) -> tuple[str, list[str]]:
     return daemon.socket_path, [address for address, _ in hosts]
 
 
-# -- querying and output -------------------------------------------------------
+# -- querying and output -----------------------------------------------------
 
 
 def answer_chunk(client: P0f, items: Sequence[_Item]) -> list[Result]:
@@ -528,21 +527,7 @@ def _answer_all(
         progress.update(tally.done)
 
 
-# -- exit codes and errors -------------------------------------------------------
-
-
-def _exit_grace() -> float:
-    # How long the interpreter waits at exit for connections given up with
-    # answers owed.  The constant is moving (p0f._sync to p0f._drain) while
-    # the core's close is redesigned; look it up where it is.
-    for name in ("p0f._drain", "p0f._sync"):
-        try:
-            grace = getattr(importlib.import_module(name), "EXIT_GRACE", None)
-        except ImportError:
-            continue
-        if isinstance(grace, (int, float)):
-            return float(grace)
-    return 0.0
+# -- exit codes and errors ---------------------------------------------------
 
 
 def late_answer_wait(timeout: float) -> float:
@@ -552,7 +537,11 @@ def late_answer_wait(timeout: float) -> float:
     owes, then the interpreter up to its exit grace (2 s): closing with
     answers owed can kill p0f (SIGPIPE).
     """
-    return max(CLOSE_GRACE, timeout) + _exit_grace()
+    return max(CLOSE_GRACE, timeout) + EXIT_GRACE
+
+
+_WAIT_FORMULA: Final = f"max({CLOSE_GRACE:g}, SECONDS) + {EXIT_GRACE:g}"
+""":func:`late_answer_wait` as ``--help`` writes it."""
 
 
 def _describe(exc: P0fError, timeout: float) -> str:
@@ -563,9 +552,6 @@ def _describe(exc: P0fError, timeout: float) -> str:
             f"{exc}; waiting up to {late_answer_wait(timeout):g} s more for the "
             f"answers p0f still owes before exiting (closing sooner can kill p0f)"
         )
-    if isinstance(exc, P0fConnectionError) and exc.strerror:
-        # Built as OSError(errno, message): str() would add "[Errno 2] ".
-        return exc.strerror
     return str(exc)
 
 
@@ -593,13 +579,26 @@ stdin is read (a terminal is not: that is a usage error).
 ("ok", "no_match" or "error"); --json adds the parsed values, --raw the
 values exactly as p0f sent them.
 
-after a timeout, p0f-query reports it at once but exits only once p0f
-has sent the answers it still owes, or after up to max(1, SECONDS) + 2
-seconds more: closing a connection with answers owed can kill p0f.
+after a timeout, p0f-query reports it at once, but exits only once p0f
+has sent the answers it still owes, or after waiting up to
+{wait} seconds more: closing a connection with answers
+owed can kill p0f.
 
 exit codes: 0 all answered, 1 some had no match, 2 usage error or a bad
 input line, 3 p0f unreachable, timed out or protocol error.
 """
+
+
+def _seconds(text: str) -> float:
+    """``-t``: a number, checked by the clients' own timeout check."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    try:
+        return validate_timeout(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
@@ -608,7 +607,7 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
         stderr,
         prog=PROG,
         description="Ask the p0f daemon what it knows about hosts.",
-        epilog=_EPILOG,
+        epilog=_EPILOG.format(wait=_WAIT_FORMULA),
     )
     parser.add_argument(
         "addresses",
@@ -647,11 +646,11 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
     parser.add_argument(
         "-t",
         "--timeout",
-        type=positive(float, "a number"),
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"how long to wait for p0f (default: {DEFAULT_TIMEOUT:g}); after a "
-        "timeout, exiting waits up to max(1, SECONDS) + 2 s more for p0f's "
+        f"timeout, exiting waits up to {_WAIT_FORMULA} s more for p0f's "
         "late answers",
     )
     parser.add_argument(
@@ -718,7 +717,11 @@ def run(
             return fail(stderr, PROG, str(exc), EXIT_BAD_INPUT)
         socket_path = options.socket_path
         if options.demo:
-            socket_path, samples = _start_demo(stack, stderr)
+            try:
+                socket_path, samples = _start_demo(stack, stderr)
+            except OSError as exc:  # e.g. $TMPDIR too long for a socket path
+                message = f"cannot start the demo daemon: {exc}"
+                return fail(stderr, PROG, message, EXIT_P0F_FAILED)
             if not options.explicit_input:
                 items = _argument_items(samples)
         assert socket_path is not None

@@ -258,13 +258,16 @@ def console_main(prog: str, command: Command, argv: Sequence[str] | None) -> int
 
     A closed stdout (``| head``) ends quietly with 141, Ctrl-C with 130.
     """
+    stdin: TextSource = sys.stdin
     if isinstance(sys.stdin, io.TextIOWrapper):
         # An undecodable line should be reported as a bad line, not crash.
         sys.stdin.reconfigure(errors="replace")
+    elif sys.stdin is None:  # started with file descriptor 0 closed
+        stdin = io.StringIO()  # as if from /dev/null
     try:
         return command(
             sys.argv[1:] if argv is None else argv,
-            stdin=sys.stdin,
+            stdin=stdin,
             stdout=sys.stdout,
             stderr=sys.stderr,
             environ=os.environ,

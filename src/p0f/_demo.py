@@ -30,9 +30,10 @@ import time
 from collections.abc import Iterable
 from typing import Final
 
-from ._codec import QUERY_MAGIC, QUERY_SIZE, decode_query, encode_response
+from ._codec import decode_query, encode_response
 from ._enums import BadSoftware, MatchQuality, Status
-from ._models import RESPONSE_MAGIC, RawResponse
+from ._models import RawResponse
+from ._wire import QUERY_MAGIC, QUERY_SIZE, RESPONSE_MAGIC
 
 __all__ = ["DEMO_NOTICE", "DemoDaemon", "demo_hosts"]
 
