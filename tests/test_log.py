@@ -440,3 +440,19 @@ def test_p0f_log_all_is_sorted_and_complete() -> None:
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("p0f.")
     }
     assert public <= set(p0f.log.__all__)
+
+
+def test_a_repeated_hour_is_read_in_order() -> None:
+    # Europe/Berlin falls back from 03:00 CEST to 02:00 CET on 2026-10-25:
+    # p0f's local dates repeat 02:00-02:59, and capture order tells them apart.
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    stamps = ["02:30:00", "02:59:59", "02:00:00", "02:30:00", "03:00:00"]
+    lines = [MTU.replace("2026/11/27 07:06:17", f"2026/10/25 {stamp}") for stamp in stamps]
+    events = list(parse_lines(lines, tz=berlin))
+    assert [e.time.astimezone(UTC).strftime("%H:%M:%S") for e in events] == [
+        "00:30:00", "00:59:59", "01:00:00", "01:30:00", "02:00:00"
+    ]
+    assert [e.time.utcoffset() for e in events] == [dt.timedelta(hours=h) for h in (2, 2, 1, 1, 1)]
+    assert [e.to_line() for e in events] == lines
+    # A line on its own has no order to go by: the first pass.
+    assert parse_line(lines[3], tz=berlin).time.utcoffset() == dt.timedelta(hours=2)

@@ -725,16 +725,23 @@ class LogParser:
 
     A parser keeps small bounded caches (the last date, addresses,
     signatures), which make a log of many similar lines much faster to
-    read; memory stays flat however long the log.  It may be shared
-    between threads.
+    read; memory stays flat however long the log.  Threads may share one.
+
+    With ``in_order`` (the default) the lines are taken to come in the
+    log's order, which tells the two passes of a repeated wall-clock hour
+    apart (summer time ending: a time before the previous line's is the
+    second pass); without it, and for the first line read, a repeated time
+    is read as its first pass.
     """
 
-    def __init__(self, tz: _dt.tzinfo = UTC) -> None:
+    def __init__(self, tz: _dt.tzinfo = UTC, *, in_order: bool = True) -> None:
         if not isinstance(tz, _dt.tzinfo):
             raise TypeError(f"tz must be a datetime.tzinfo, not {type(tz).__name__}")
         self._tz = tz
-        self._stamp = ""
-        self._moment = _dt.datetime(1970, 1, 1, tzinfo=tz)
+        self._in_order = in_order
+        # The last date read, as one tuple so threads sharing the parser
+        # never see one line's text with another's time.
+        self._last: tuple[str, _dt.datetime] = ("", _dt.datetime(1970, 1, 1, tzinfo=tz))
         # Caches, each keyed by the text it was parsed from.
         self._addresses: dict[str, IPAddress] = {}
         self._clients: dict[str, tuple[IPAddress, int]] = {}
@@ -807,7 +814,8 @@ class LogParser:
         if line[20:26] != "] mod=" or line[:1] != "[":
             raise _Bad("not a p0f log line (no '[date] mod=' at its start)")
         stamp = line[1:20]
-        moment = self._moment if stamp == self._stamp else self._read_date(stamp)
+        last = self._last
+        moment = last[1] if stamp == last[0] else self._read_date(stamp)
         cut = line.find("|raw_sig=", 26)
         raw: str | None
         if cut >= 0:
@@ -847,7 +855,15 @@ class LogParser:
             )
         except ValueError as exc:
             raise _Bad(f"date {stamp!r}: {exc}") from None
-        self._stamp, self._moment = stamp, moment
+        later = moment.replace(fold=1)
+        previous_stamp, previous = self._last
+        if later.utcoffset() != moment.utcoffset() and self._in_order and previous_stamp:
+            # A wall-clock time the zone repeats (summer time ending).  p0f
+            # logs in capture order: a time before the previous line's
+            # instant is the second pass.
+            if _instant(moment) < _instant(previous):
+                moment = later
+        self._last = (stamp, moment)
         return moment
 
     def _endpoint(
@@ -935,6 +951,11 @@ def _store(cache: dict[str, _T], key: str, value: _T) -> _T:
         cache.clear()
     cache[key] = value
     return value
+
+
+def _instant(moment: _dt.datetime) -> _dt.datetime:
+    # Comparing two times of one zone ignores fold; in UTC it cannot.
+    return moment.astimezone(UTC)
 
 
 def _ip_address(text: str, key: str) -> IPAddress:
@@ -1065,7 +1086,7 @@ def _parser_for(tz: _dt.tzinfo) -> LogParser:
     if parser is None:
         if len(_parsers) > 64:
             _parsers.clear()
-        parser = _parsers[tz] = LogParser(tz)
+        parser = _parsers[tz] = LogParser(tz, in_order=False)
     return parser
 
 
