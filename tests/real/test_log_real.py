@@ -14,6 +14,8 @@ its own) while :func:`p0f.log.follow_log` follows its log in a thread.  Then:
   events, whole;
 * a follower keeps going when the real daemon's log is rotated by
   copytruncate and by rename and restart.
+
+With ``P0F_REAL_LOG=path``, p0f's log of the scenarios is kept there.
 """
 
 from __future__ import annotations
@@ -125,6 +127,9 @@ def played(module_p0f: P0fDaemon) -> Iterator[tuple[list[Played], Followed]]:
                    what=f"the follower to read all {lines} lines")
     finally:
         follower.stop()
+    kept = os.environ.get("P0F_REAL_LOG")
+    if kept:  # keep p0f's log of the scenarios, for reading or for bug reports
+        shutil.copyfile(module_p0f.log_path, kept)
     yield played, Followed(follower.events, follower.errors, lines)
 
 
