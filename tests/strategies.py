@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import zoneinfo
 from typing import Any
 
+import attrs
 from hypothesis import strategies as st
 
 from p0f import RESPONSE_MAGIC, BadSoftware, MatchQuality, P0fResponse, RawResponse, Status
+from p0f import log as _log
 
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
 i16 = st.integers(min_value=-(2**15), max_value=2**15 - 1)
@@ -90,17 +93,13 @@ def parsed_responses() -> st.SearchStrategy[P0fResponse]:
 
 # -- p0f's log (p0f.log) ----------------------------------------------------------
 
-import datetime as _dt  # noqa: E402
-import zoneinfo  # noqa: E402
-
-from p0f import log as _log  # noqa: E402
 
 #: Zones a log may be read in: UTC, fixed offsets, zones with summer time.
 log_zones = st.sampled_from(
     [
-        _dt.timezone.utc,
-        _dt.timezone(_dt.timedelta(hours=5, minutes=30)),
-        _dt.timezone(-_dt.timedelta(hours=8)),
+        dt.timezone.utc,
+        dt.timezone(dt.timedelta(hours=5, minutes=30)),
+        dt.timezone(-dt.timedelta(hours=8)),
         zoneinfo.ZoneInfo("Europe/Berlin"),
         zoneinfo.ZoneInfo("America/New_York"),
     ]
@@ -125,7 +124,7 @@ u8 = st.integers(0, 255)
 def _common(modules: list[_log.Module]) -> dict[str, st.SearchStrategy[Any]]:
     return {
         "time": st.tuples(
-            st.datetimes(min_value=_dt.datetime(1970, 1, 2), max_value=_dt.datetime(2200, 1, 1)),
+            st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1)),
             log_zones,
         ).map(lambda pair: pair[0].replace(microsecond=0, tzinfo=pair[1])),
         "module": st.sampled_from(modules),
@@ -177,8 +176,6 @@ http_signatures = st.builds(
 
 
 def attrs_evolve(record: Any, **changes: Any) -> Any:
-    import attrs
-
     return attrs.evolve(record, **changes)
 
 
@@ -224,8 +221,8 @@ mtu_events = st.builds(
 uptime_events = st.builds(
     _log.UptimeEvent,
     **_common([_log.Module.UPTIME]),
-    uptime=st.integers(0, 10**6).map(lambda minutes: _dt.timedelta(minutes=minutes)),
-    modulo=st.integers(0, 10**4).map(lambda days: _dt.timedelta(days=days)),
+    uptime=st.integers(0, 10**6).map(lambda minutes: dt.timedelta(minutes=minutes)),
+    modulo=st.integers(0, 10**4).map(lambda days: dt.timedelta(days=days)),
     frequency=st.integers(0, 10**7).map(lambda hundredths: hundredths / 100),
 )
 
