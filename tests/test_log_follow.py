@@ -263,3 +263,16 @@ def test_follow_log_async_is_cancelled_cleanly(log: Path) -> None:
             await task
 
     asyncio.run(main())
+
+
+def test_lines_split_across_read_chunks_come_out_whole(log: Path) -> None:
+    # More than one read's worth (1 MiB): chunk boundaries fall inside lines.
+    lines = [mtu_line(n) for n in range(20_000)]
+    write(log, *lines)
+    assert log.stat().st_size > 2 << 20
+    got: list[str] = []
+    with LogFollower(log, from_start=True) as follower:
+        while batch := texts(follower):
+            got.extend(batch)
+        assert follower.lineno == len(lines)
+    assert got == lines
