@@ -24,6 +24,8 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -344,3 +346,19 @@ def test_follow_across_copytruncate_and_rename_with_the_real_daemon(
         follower.stop()
     seen = {e.host for e in follower.events}
     assert {first, second, third} <= seen
+
+
+def test_p0f_log_command_on_the_real_log(
+    played: tuple[list[Played], Followed], module_p0f: P0fDaemon
+) -> None:
+    script = shutil.which("p0f-log", path=os.path.dirname(sys.executable))
+    assert script is not None, "p0f-log is not installed next to this Python"
+    result = subprocess.run(
+        [script, "--json", str(module_p0f.log_path)],
+        capture_output=True, text=True, timeout=WAIT, check=False,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    converter = make_log_json_converter()
+    records = [converter.structure(json.loads(line), LogEvent) for line in result.stdout.splitlines()]
+    assert records == list(read_log(module_p0f.log_path))[: len(records)]
+    assert len(records) >= played[1].lines
