@@ -211,11 +211,11 @@ def test_follow_log_in_a_thread(log: Path) -> None:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        write(log, mtu_line(1), "bad\n", mtu_line(2)[:30])  # the file appears
+        write(log, mtu_line(1), "\n", "bad\n", mtu_line(2)[:30])  # the file appears
         first = got.get(timeout=WAIT)
         assert isinstance(first, MtuEvent) and first.mtu == 1001
         bad = got.get(timeout=WAIT)
-        assert isinstance(bad, LogFormatError) and bad.lineno == 2
+        assert isinstance(bad, LogFormatError) and bad.lineno == 3  # the blank line skipped
         write(log, mtu_line(2)[30:])
         second = got.get(timeout=WAIT)
         assert isinstance(second, MtuEvent) and second.mtu == 1002

@@ -270,6 +270,8 @@ def _events(
                 yield parser.parse(line.text)
                 continue
             except LogFormatError as exc:
+                if not line.text.strip():
+                    continue  # a blank line, skipped as parse_lines does
                 error = LogFormatError(exc.reason, line.text, line.lineno)
         else:
             error = LogFormatError(line.problem, line.text, line.lineno)
