@@ -113,12 +113,7 @@ async def _run(broker: Broker, metrics: tuple[str, int] | None) -> None:
             await broker.shutdown()
             raise
         log.info("metrics on http://%s:%d/metrics", *metrics)
-    assert broker._stop_requested is not None
-    try:
-        await broker._stop_requested.wait()
-        log.info("stopping: no new clients; waiting for the answers p0f owes")
-    finally:
-        await broker.shutdown()
+    await broker.run_until_stopped()
 
 
 def _event_loop_run(main: Coroutine[None, None, None]) -> None:

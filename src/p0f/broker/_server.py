@@ -290,9 +290,14 @@ class Broker:
     async def serve(self) -> None:
         """Start, serve until :meth:`request_stop`, then shut down."""
         await self.start()
-        assert self._stop_requested is not None
+        await self.run_until_stopped()
+
+    async def run_until_stopped(self) -> None:
+        """After :meth:`start`: serve until :meth:`request_stop`, then shut down."""
+        assert self._stop_requested is not None, "start() first"
         try:
             await self._stop_requested.wait()
+            log.info("stopping: no new clients; waiting for the answers p0f owes")
         finally:
             await self.shutdown()
 
