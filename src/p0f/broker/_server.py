@@ -24,7 +24,9 @@ import os
 import socket
 import stat
 import struct
+import time
 from collections import deque
+from collections.abc import Callable
 from typing import Final, cast
 
 import attrs
@@ -253,12 +255,16 @@ class Broker:
         self._stop_requested: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
         self._connected_once: asyncio.Event | None = None
+        # The loop's clock, bound once: asyncio.get_running_loop() makes a
+        # getpid() system call on every call (Python 3.11).
+        self._time: Callable[[], float] = time.monotonic
 
     # -- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
         """Bind the listening socket and begin connecting to p0f."""
         loop = asyncio.get_running_loop()
+        self._time = loop.time
         self._stop_requested = asyncio.Event()
         self._drained = asyncio.Event()
         self._connected_once = asyncio.Event()
@@ -432,14 +438,23 @@ class Broker:
         stats = self.stats
         stats.queries += count
         slots = client.slots
-        now = asyncio.get_running_loop().time()
+        now = self._time()
         cache = self._cache
         if count == 1 and cache is None and data[:4] == _MAGIC and data[4] in _ADDR_TYPES:
             # The common case: one good query, no cache.
             query = data if end == len(data) else data[:end]
             slot = _Slot(client, query)
             slots.append(slot)
-            self._send([slot], query, now)
+            ready = self._ready
+            if len(ready) == 1:
+                upstream = ready[0]
+                slot.sent = now
+                upstream.owed.append(slot)
+                upstream.sent += 1
+                assert upstream.transport is not None
+                upstream.transport.write(query)
+            else:
+                self._send([slot], query, now)
         else:
             outgoing: list[_Slot] = []
             filled = False
@@ -489,9 +504,12 @@ class Broker:
         self.stats.answers += len(out)
         assert client.transport is not None
         client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+        self._after_write(client)
+
+    def _after_write(self, client: _Client) -> None:
         if not client.reading:
             self._update_reading(client)
-        if client.eof and not slots:
+        if client.eof and not client.slots and client.transport is not None:
             client.transport.close()
 
     def _cut_off(self, client: _Client) -> None:
@@ -527,7 +545,7 @@ class Broker:
 
     def _expire_waiting(self) -> None:
         self._hold_timer = None
-        now = asyncio.get_running_loop().time()
+        now = self._time()
         waiting = self._waiting
         hold = self.config.hold
         expired = 0
@@ -549,12 +567,39 @@ class Broker:
             self._hold_timer.cancel()
             self._hold_timer = None
         if waiting:
-            now = asyncio.get_running_loop().time()
+            now = self._time()
             self._send(waiting, b"".join(s.query for s in waiting), now)
 
     def _answers(self, upstream: _Upstream, data: bytes) -> None:
-        now = asyncio.get_running_loop().time()
+        now = self._time()
         upstream.last_read = now
+        owed = upstream.owed
+        if len(data) == RESPONSE_SIZE and not upstream.inbuf and owed:
+            # The common case when clients ask one at a time: one whole
+            # answer for a client waiting for nothing else.
+            magic, status = _HEAD.unpack_from(data)
+            if magic == RESPONSE_MAGIC and self._cache is None and (
+                status == _OK or status == _NO_MATCH
+            ):
+                slot = owed.popleft()
+                self.stats.observe_latency(now - slot.sent)
+                client = slot.client
+                if client.closed:
+                    self.stats.dropped_answers += 1
+                elif len(client.slots) == 1 and client.slots[0] is slot:
+                    client.slots.clear()
+                    self.stats.answers += 1
+                    assert client.transport is not None
+                    client.transport.write(data)
+                    if not client.reading or client.eof:
+                        self._after_write(client)
+                else:
+                    slot.data = data
+                    if client.slots and client.slots[0] is slot:
+                        self._flush(client)
+                if self._stopping and not owed:
+                    self._check_drained()
+                return
         if upstream.inbuf:
             data = upstream.inbuf + data
         count = len(data) // RESPONSE_SIZE
