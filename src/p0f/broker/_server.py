@@ -69,6 +69,11 @@ def _bad_query_answer() -> bytes:
 BAD_QUERY_ANSWER: Final = _bad_query_answer()
 
 
+#: The listening socket's backlog: clients connecting in a burst (a fleet
+#: starting) wait there for the broker to accept them.
+LISTEN_BACKLOG: Final = 1024
+
+
 class BrokerError(Exception):
     """The broker cannot start as configured (a bad path, group or option)."""
 
@@ -271,7 +276,7 @@ class Broker:
         sock = bind_listener(self.config.listen, self.config.mode, self.config.group)
         self._listen_stat = os.stat(self.config.listen)
         self._server = await loop.create_unix_server(
-            lambda: _Client(self), sock=sock, backlog=1024
+            lambda: _Client(self), sock=sock, backlog=LISTEN_BACKLOG
         )
         for index in range(self.config.upstreams):
             self._tasks.append(loop.create_task(self._keep_upstream(index)))
@@ -800,19 +805,29 @@ def bind_listener(path: str, mode: int, group: str | None) -> socket.socket:
             raise BrokerError(f"something already listens on {path}")
         finally:
             probe.close()
+    # Bound, given its mode and group and listening under a temporary name,
+    # then renamed into place: a client never finds the path refusing
+    # connections or with the wrong permissions.
+    temporary = os.path.join(os.path.dirname(path) or ".", f".p0f-broker-{os.getpid()}.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        sock.bind(temporary)
         if gid != -1:
-            os.chown(path, -1, gid)
-        os.chmod(path, mode)
+            os.chown(temporary, -1, gid)
+        os.chmod(temporary, mode)
+        sock.listen(LISTEN_BACKLOG)
+        os.rename(temporary, path)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
         with contextlib.suppress(OSError):
-            os.unlink(path)
+            os.unlink(temporary)
         raise BrokerError(f"cannot listen on {path}: {exc}") from exc
     except BaseException:
         sock.close()
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
     return sock
