@@ -475,7 +475,8 @@ def test_timeout_exits_3(fake: FakeP0f) -> None:
     assert cli(["-t", "0.1", "-s", fake.socket_path, "192.0.2.17"]) == (
         3,
         "",
-        "p0f-query: p0f did not answer within 0.1 s\n",
+        "p0f-query: p0f did not answer within 0.1 s (nothing ever came back on "
+        "this connection: p0f may be at its -S connection limit)\n",
     )
     # The late answer was read before closing (the fixture checks for harm).
 

@@ -16,7 +16,8 @@ import time
 from typing import Final
 
 from ._enums import BadSoftware, MatchQuality, Status
-from ._models import RESPONSE_MAGIC, RawResponse
+from ._models import RawResponse
+from ._wire import RESPONSE_MAGIC
 
 __all__ = ["DEMO_NOTICE", "demo_hosts"]
 

@@ -51,8 +51,24 @@ def records(answer: P0fResponse) -> None:
     assert_type(answer["bad_sw"], BadSoftware)
     assert_type(answer.raw.os_name, str)
     assert_type(answer.raw.distance, int)
+    assert_type(answer.raw.status, int)
     assert_type(answer.raw["os_name"], str)
     assert_type(answer.raw["last_seen"], int)
+    assert_type(answer["uptime"], dt.timedelta | None)
+    assert_type(answer["raw"], RawResponse)
+    assert_type(answer.to_raw(), RawResponse)
+    assert_type(P0fResponse.from_raw(answer.raw), P0fResponse)
+    assert_type(RawResponse.from_bytes(answer.raw.to_bytes()), RawResponse)
+    # Plain slotted records: mypy knows every attribute, and no other.
+    answer.no_such  # type: ignore[attr-defined]  # the point: not an attribute
+    answer.raw.no_such  # type: ignore[attr-defined]  # the point: not an attribute
+
+
+def converters(answer: P0fResponse) -> None:
+    from p0f.converters import make_json_converter, make_parsing_converter
+
+    assert_type(make_parsing_converter().structure(answer.raw, P0fResponse), P0fResponse)
+    assert_type(make_json_converter().structure({}, P0fResponse), P0fResponse)
 
 
 def errors() -> None:

@@ -31,16 +31,17 @@ from typing import Final, cast
 
 import attrs
 
-from .._codec import (
+from .._codec import encode_response
+from .._enums import Status
+from .._models import RawResponse
+from .._wire import (
     ADDR_IPV4,
     ADDR_IPV6,
     QUERY_MAGIC,
     QUERY_SIZE,
+    RESPONSE_MAGIC,
     RESPONSE_SIZE,
-    encode_response,
 )
-from .._enums import Status
-from .._models import RESPONSE_MAGIC, RawResponse
 from ._stats import Stats
 
 log = logging.getLogger("p0f.broker")
