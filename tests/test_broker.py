@@ -554,3 +554,22 @@ def test_metrics_text_has_every_counter(run_broker: RunBroker) -> None:
         "p0f_broker_upstream_latency_seconds_count 20.0",
     ):
         assert name in text, name
+
+
+def test_broker_all_is_sorted_and_complete() -> None:
+    import p0f.broker
+
+    assert p0f.broker.__all__ == sorted(p0f.broker.__all__)
+    for name in p0f.broker.__all__:
+        assert hasattr(p0f.broker, name), name
+
+
+def test_a_stalled_p0f_is_logged_and_its_late_answer_still_delivered(
+    fake: FakeP0f, run_broker: RunBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = run_broker(stall_warning=0.2)
+    fake.inject(Fault(delay=1.0))
+    with caplog.at_level("INFO", logger="p0f.broker"), P0f(broker.socket_path, timeout=5) as client:
+        assert client.get_info(HOSTS[6], return_raw_data=True) == expected(HOSTS[6])
+        wait_for(lambda: "p0f answers again" in caplog.text, "the recovery to be logged")
+    assert "without answering" in caplog.text

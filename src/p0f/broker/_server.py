@@ -230,6 +230,8 @@ class _Upstream(asyncio.Protocol):
         return self.sent * RESPONSE_SIZE - self.received
 
     def write(self, slots: list[_Slot], data: bytes, now: float) -> None:
+        if not self.owed:
+            self.last_read = now  # the stall clock starts with the first owed
         for slot in slots:
             slot.sent = now
         self.owed.extend(slots)
@@ -382,7 +384,8 @@ class Broker:
 
     def owed(self) -> int:
         """Answers p0f owes the broker right now."""
-        return sum(len(u.owed) for u in self._all_upstreams)
+        # list(): the metrics thread calls this while the loop runs.
+        return sum(len(u.owed) for u in list(self._all_upstreams))
 
     def client_count(self) -> int:
         return len(self._clients)
@@ -455,6 +458,8 @@ class Broker:
             if len(ready) == 1:
                 upstream = ready[0]
                 slot.sent = now
+                if not upstream.owed:
+                    upstream.last_read = now
                 upstream.owed.append(slot)
                 upstream.sent += 1
                 assert upstream.transport is not None
