@@ -573,3 +573,19 @@ def test_a_stalled_p0f_is_logged_and_its_late_answer_still_delivered(
         assert client.get_info(HOSTS[6], return_raw_data=True) == expected(HOSTS[6])
         wait_for(lambda: "p0f answers again" in caplog.text, "the recovery to be logged")
     assert "without answering" in caplog.text
+
+
+def test_with_the_defaults_a_default_client_gets_a_connection_error_in_time(
+    fake: FakeP0f, run_broker: RunBroker
+) -> None:
+    broker = run_broker()
+    with P0f(broker.socket_path) as client:  # the default 1 s timeout
+        assert client.get_info(HOSTS[0], return_raw_data=True) == expected(HOSTS[0])
+        fake.refuse_connections()
+        fake.drop_connections()
+        wait_for(lambda: broker.call(broker.broker.upstream_count) == 0, "the upstream to go")
+        started = time.monotonic()
+        with pytest.raises(P0fConnectionError) as caught:
+            client.query(HOSTS[0])
+        assert not isinstance(caught.value, TimeoutError)  # told, not left to time out
+        assert time.monotonic() - started < client.timeout

@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-queue", type=int, default=1024, metavar="N",
                         help="answers one client may be owed before the broker "
                              "stops reading its queries (default 1024)")
-    parser.add_argument("--hold", type=_seconds, default=0.5, metavar="SECONDS",
+    parser.add_argument("--hold", type=_seconds, default=0.4, metavar="SECONDS",
                         help="how long a query waits while p0f cannot be reached; then "
-                             "the client's connection is closed (default 0.5)")
+                             "the client's connection is closed (default 0.4)")
     parser.add_argument("--drain-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                         help="at shutdown, wait this long for answers p0f owes (default 10)")
     parser.add_argument("--reconnect-max", type=_seconds, default=2.0, metavar="SECONDS",

@@ -108,8 +108,9 @@ class BrokerConfig:
     #: queries (until half of them are written back).
     client_queue: int = 1024
     #: Seconds a query may wait while p0f cannot be reached; then the broker
-    #: closes that client's connection.
-    hold: float = 0.5
+    #: closes that client's connection.  Twice this (this library's clients
+    #: ask once more on a new connection) stays within their default 1 s.
+    hold: float = 0.4
     #: Seconds to wait, at shutdown, for the answers p0f still owes.
     drain_timeout: float = 10.0
     #: Reconnect back-off: first delay and the most it grows to, in seconds.
