@@ -589,3 +589,10 @@ def test_with_the_defaults_a_default_client_gets_a_connection_error_in_time(
             client.query(HOSTS[0])
         assert not isinstance(caught.value, TimeoutError)  # told, not left to time out
         assert time.monotonic() - started < client.timeout
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "p0f-broker"
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert "-s P0F_SOCKET" in result.stdout and "-l LISTEN_SOCKET" in result.stdout

@@ -404,6 +404,7 @@ class Broker:
         self._clients.add(client)
         self.stats.clients_accepted += 1
         self.stats.clients_open += 1
+        log.debug("client connected (%d open)", self.stats.clients_open)
 
     def _client_lost(self, client: _Client) -> None:
         client.closed = True
@@ -411,6 +412,9 @@ class Broker:
         self.stats.clients_open -= 1
         # Its slots stay in the upstream queues: p0f's answers to them will
         # be read and dropped.  Those still waiting for p0f are skipped later.
+        if client.slots:
+            log.debug("client gone with %d answer(s) owed; they will be dropped",
+                      len(client.slots))
         client.slots.clear()
         if not client.done.done():
             client.done.set_result(None)
