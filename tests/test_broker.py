@@ -596,3 +596,47 @@ def test_console_script_is_installed() -> None:
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "-s P0F_SOCKET" in result.stdout and "-l LISTEN_SOCKET" in result.stdout
+
+
+def test_with_the_cache_identical_questions_in_flight_share_one_answer(
+    fake: FakeP0f, run_broker: RunBroker
+) -> None:
+    broker = run_broker(cache_ttl=30)
+    fake.inject(Fault(delay=0.5), address=HOSTS[8])  # the first asker waits
+    socks = [raw_socket(broker.socket_path) for _ in range(8)]
+    try:
+        socks[0].sendall(encode_query(HOSTS[8]))
+        wait_for(lambda: broker.call(broker.broker.owed) == 1, "the query to reach p0f")
+        for sock in socks[1:]:
+            sock.sendall(encode_query(HOSTS[8]) + encode_query(HOSTS[9]))
+        answers = [recv_exact(sock, RESPONSE_SIZE) for sock in socks]
+        seconds = [recv_exact(sock, RESPONSE_SIZE) for sock in socks[1:]]
+    finally:
+        for sock in socks:
+            sock.close()
+    assert {decode_response(a) for a in answers} == {expected(HOSTS[8])}
+    assert {decode_response(a) for a in seconds} == {expected(HOSTS[9])}
+    asked = [str(address) for _, address in fake.queries]
+    assert asked.count(HOSTS[8]) == 1  # one question to p0f for eight askers
+    assert asked.count(HOSTS[9]) >= 1
+
+
+def test_shared_answers_lost_with_p0f_cut_off_every_asker(
+    fake: FakeP0f, run_broker: RunBroker
+) -> None:
+    broker = run_broker(cache_ttl=30)
+    fake.inject(Fault(delay=5.0), address=HOSTS[8])
+    socks = [raw_socket(broker.socket_path) for _ in range(4)]
+    try:
+        socks[0].sendall(encode_query(HOSTS[8]))
+        wait_for(lambda: broker.call(broker.broker.owed) == 1, "the query to reach p0f")
+        for sock in socks[1:]:
+            sock.sendall(encode_query(HOSTS[8]))
+        wait_for(lambda: broker.broker.stats.cache_hits == 3, "the askers to share the query")
+        fake.drop_connections()  # p0f "dies" with the shared answer owed
+        for sock in socks:  # every asker is told at once, none left waiting
+            assert sock.recv(1) == b""
+    finally:
+        for sock in socks:
+            sock.close()
+    assert broker.broker.stats.clients_cut_off == 4

@@ -254,6 +254,9 @@ class Broker:
         self._cache: dict[bytes, tuple[bytes, float]] | None = (
             {} if config.cache_ttl > 0 else None
         )
+        #: With the cache on: queries written to p0f and not yet answered,
+        #: with the slots of later identical queries waiting for that answer.
+        self._inflight: dict[bytes, list[_Slot]] = {}
         self._ok_ttl = config.cache_ttl
         self._no_match_ttl = min(config.cache_ttl, config.no_match_ttl)
         self._server: asyncio.Server | None = None
@@ -490,6 +493,14 @@ class Broker:
                             filled = True
                             continue
                         del cache[query]
+                    followers = self._inflight.get(query)
+                    if followers is not None:
+                        # The same question is already with p0f: share its answer.
+                        stats.cache_hits += 1
+                        slot = _Slot(client, query)
+                        slots.append(slot)
+                        followers.append(slot)
+                        continue
                 slot = _Slot(client, query)
                 slots.append(slot)
                 outgoing.append(slot)
@@ -543,6 +554,10 @@ class Broker:
 
     def _send(self, slots: list[_Slot], data: bytes, now: float) -> None:
         ready = self._ready
+        if ready and self._cache is not None:
+            inflight = self._inflight
+            for slot in slots:
+                inflight.setdefault(slot.query, [])
         if len(ready) == 1:
             ready[0].write(slots, data, now)
         elif ready:
@@ -645,10 +660,17 @@ class Broker:
             answer = data if count == 1 and end == len(data) else data[offset : offset + RESPONSE_SIZE]
             slot = owed.popleft()
             stats.observe_latency(now - slot.sent)
-            if cache is not None and status != _BAD_QUERY:
-                ttl = self._ok_ttl if status == _OK else self._no_match_ttl
-                if ttl > 0:
-                    self._store(cache, slot.query, answer, now + ttl)
+            if cache is not None:
+                if status != _BAD_QUERY:
+                    ttl = self._ok_ttl if status == _OK else self._no_match_ttl
+                    if ttl > 0:
+                        self._store(cache, slot.query, answer, now + ttl)
+                for follower in self._inflight.pop(slot.query, ()):
+                    if follower.client.closed:
+                        continue
+                    follower.data = answer
+                    if follower.client.slots and follower.client.slots[0] is follower:
+                        touched.append(follower.client)
             client = slot.client
             if client.closed:
                 stats.dropped_answers += 1
@@ -681,7 +703,9 @@ class Broker:
             self._ready.remove(upstream)
         owed = list(upstream.owed)
         upstream.owed.clear()
-        clients = {slot.client for slot in owed if not slot.client.closed}
+        # Those waiting for the same answers lose them too.
+        shared = [f for slot in owed for f in self._inflight.pop(slot.query, ())]
+        clients = {slot.client for slot in owed + shared if not slot.client.closed}
         for client in clients:
             self._cut_off(client)
         if clients or owed:
