@@ -8,10 +8,17 @@ there), by the shared cache, or at once with p0f's own "bad query" answer.
 A client is written the filled slots at the head of its queue, so it gets
 its answers in the order it asked, whatever order they were filled in.
 
-Safety rules the code keeps, from p0f 3.09b's behaviour: a connection to p0f is never closed with answers owed on it (p0f
-dies of SIGPIPE), a client that goes away leaves its slots in place so that
-their answers are read and dropped, and an answer is only ever given to the
-slot that sat at the head of the connection's queue when it arrived.
+Safety rules the code keeps, from p0f 3.09b's behaviour:
+
+- a connection to p0f is never closed with answers owed on it (p0f dies of
+  SIGPIPE): a broken one is drained first, within ``drain_timeout``;
+- a client that goes away leaves its slots in place, so that their answers
+  are read and dropped;
+- an answer is only ever given to the slot at the head of its connection's
+  queue when it arrived (or to slots that asked the very same query);
+- when an answer cannot come (p0f gone, or unreachable past ``hold``), the
+  client's connection is closed after the answers before it: the protocol
+  has no error frame, and any answer would be a lie about the query.
 """
 
 from __future__ import annotations
