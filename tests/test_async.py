@@ -28,12 +28,11 @@ from p0f import (
     P0fResponse,
     P0fTimeoutError,
     ProtocolError,
-    RawResponse,
     Status,
     encode_response,
 )
 from p0f._drain import pending as pending_drainers
-from p0f.testing import FakeP0f, Fault, no_match_response, sample_response
+from p0f.testing import FakeP0f, Fault, no_match_response
 
 from .helpers import address, drainers_finish, host_response, spoiled, wait_until
 

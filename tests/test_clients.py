@@ -27,7 +27,7 @@ from p0f import (
 from p0f._base import validate_timeout
 from p0f.testing import FakeP0f, Fault
 
-from .helpers import host_response, wait_until
+from .helpers import fill_queue, host_response, wait_until, watch_for_full_queue
 
 
 class Client(Protocol):
@@ -163,16 +163,7 @@ def full_queue(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
     server = socket.socket(socket.AF_UNIX)
     server.bind(path)
     server.listen(0)
-    fillers = []
-    while True:
-        filler = socket.socket(socket.AF_UNIX)
-        filler.setblocking(False)
-        try:
-            filler.connect(path)
-        except BlockingIOError:
-            filler.close()
-            break
-        fillers.append(filler)
+    fillers = fill_queue(path)
     yield server, path
     for filler in fillers:
         filler.close()
@@ -194,17 +185,7 @@ def test_a_full_queue_is_waited_out_within_the_timeout(
     kind: str, full_queue: tuple[socket.socket, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, path = full_queue
-    refused = threading.Event()
-
-    class WatchedSocket(socket.socket):
-        def connect(self, address: Any, /) -> None:
-            try:
-                super().connect(address)
-            except BlockingIOError:
-                refused.set()
-                raise
-
-    monkeypatch.setattr(socket, "socket", WatchedSocket)
+    refused = watch_for_full_queue(monkeypatch)
     outcome: list[object] = []
 
     def ask() -> None:

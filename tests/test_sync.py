@@ -29,7 +29,7 @@ from p0f import (
 from p0f._drain import pending as pending_drainers
 from p0f.testing import FakeP0f, Fault, sample_response
 
-from .helpers import host_response, wait_until
+from .helpers import child_alive, host_response, wait_until
 from .strategies import addresses, raw_responses
 
 
@@ -554,21 +554,11 @@ def test_a_forked_child_lets_go_of_the_parents_connection(
 ) -> None:
     fake_p0f.add_host("192.0.2.1", host_response(1))
     p0f_client.query("192.0.2.1")
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child only waits
-        os.read(done_r, 1)
-        os._exit(0)
-    try:
+    with child_alive():
         p0f_client.close()
         assert p0f_client.query("192.0.2.1").total_conn == 1
         # The old connection is gone although the child still lives.
         wait_until(lambda: fake_p0f.connection_count == 1)
-    finally:
-        os.write(done_w, b"x")
-        os.waitpid(pid, 0)
-        os.close(done_r)
-        os.close(done_w)
 
 
 def test_an_address_whose_repr_fails_is_an_invalid_address(fake_p0f: FakeP0f) -> None:
@@ -617,20 +607,10 @@ def test_a_forked_child_closes_its_copies_of_the_drainers_sockets(fake_p0f: Fake
     del client
     gc.collect()
     assert pending_drainers() == 1
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child only waits
-        os.read(done_r, 1)
-        os._exit(0)
-    try:
+    with child_alive():
         # The parent's drainer reads the late answer and closes; the child's
         # copy of that socket must not keep the connection (a p0f slot) open.
         wait_until(lambda: pending_drainers() == 0)
         wait_until(lambda: fake_p0f.connection_count == 0)
-    finally:
-        os.write(done_w, b"x")
-        os.waitpid(pid, 0)
-        os.close(done_r)
-        os.close(done_w)
     fake_p0f.stop()
     assert fake_p0f.harm == []
