@@ -640,3 +640,26 @@ def test_shared_answers_lost_with_p0f_cut_off_every_asker(
         for sock in socks:
             sock.close()
     assert broker.broker.stats.clients_cut_off == 4
+
+
+def test_stopping_while_p0f_is_unreachable_is_prompt(fake: FakeP0f, tmp_path: Path) -> None:
+    config = BrokerConfig(
+        p0f_socket=fake.socket_path, listen=str(tmp_path / "b.sock"), hold=30, drain_timeout=30
+    )
+    thread = BrokerThread(config).start()
+    try:
+        fake.refuse_connections()
+        fake.drop_connections()
+        wait_for(lambda: thread.call(thread.broker.upstream_count) == 0, "the upstream to go")
+        sock = raw_socket(config.listen)
+        sock.sendall(encode_query(HOSTS[0]))
+        wait_for(lambda: thread.call(lambda: len(thread.broker._waiting)) == 1, "the query to wait")
+    finally:
+        started = time.monotonic()
+        thread.stop()
+    # Nothing is owed by p0f, so nothing to drain: the waiting client is
+    # told at once (a hang-up), not held for `hold` or `drain_timeout`.
+    assert time.monotonic() - started < 5
+    assert sock.recv(1) == b""
+    sock.close()
+    assert thread.broker.stats.clients_cut_off == 1
