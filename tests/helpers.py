@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -95,3 +99,53 @@ def run_script(python: str, script: str, *args: str, timeout: float) -> subproce
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"the script did not exit within {timeout} s") from exc
+
+
+@contextlib.contextmanager
+def child_alive() -> Iterator[None]:
+    """Fork a child that does nothing but live until the block ends (so the
+    block can check that the child holds none of the parent's sockets)."""
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only waits
+        os.read(done_r, 1)
+        os._exit(0)
+    try:
+        yield
+    finally:
+        os.write(done_w, b"x")
+        os.waitpid(pid, 0)
+        os.close(done_r)
+        os.close(done_w)
+
+
+def fill_queue(path: str) -> list[socket.socket]:
+    """Connections left unaccepted in the queue of the socket at ``path``
+    until it is full, so that the next ``connect()`` fails with EAGAIN (as
+    at p0f's -S limit)."""
+    fillers: list[socket.socket] = []
+    while True:
+        filler = socket.socket(socket.AF_UNIX)
+        filler.setblocking(False)
+        try:
+            filler.connect(path)
+        except BlockingIOError:
+            filler.close()
+            return fillers
+        fillers.append(filler)
+
+
+def watch_for_full_queue(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set when a client's ``connect()`` meets a full queue (EAGAIN)."""
+    seen = threading.Event()
+
+    class WatchedSocket(socket.socket):
+        def connect(self, address: Any, /) -> None:
+            try:
+                super().connect(address)
+            except BlockingIOError:
+                seen.set()
+                raise
+
+    monkeypatch.setattr(socket, "socket", WatchedSocket)
+    return seen

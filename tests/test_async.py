@@ -28,12 +28,11 @@ from p0f import (
     P0fResponse,
     P0fTimeoutError,
     ProtocolError,
-    RawResponse,
     Status,
     encode_response,
 )
 from p0f._drain import pending as pending_drainers
-from p0f.testing import FakeP0f, Fault, no_match_response, sample_response
+from p0f.testing import FakeP0f, Fault, no_match_response
 
 from .helpers import address, drainers_finish, host_response, spoiled, wait_until
 
@@ -101,7 +100,9 @@ def test_cancelled_and_late_callers_never_get_a_wrong_answer(
     # they wait.
     rng = random.Random(seed)
     count, waves, interval = 1000, 8, 0.15
-    timeout, delay = 0.2, 0.3
+    # The delayed answers come 1 s after the 0.2 s timeout: even a loop
+    # starved by a loaded machine fires the timeout before they arrive.
+    timeout, delay = 0.2, 1.2
     addresses = add_hosts(fake_p0f, count)
     delayed = set(rng.sample(range(count), count // 20))
     for n in delayed:
@@ -121,6 +122,9 @@ def test_cancelled_and_late_callers_never_get_a_wrong_answer(
             for n in cancelled:
                 loop.call_later(rng.uniform(0, end), tasks[n].cancel)
             results: list[object] = await asyncio.gather(*tasks, return_exceptions=True)
+            # The fake holds the last delayed answers for up to ``delay`` more;
+            # p0f answers in order, so the batch below would queue behind them.
+            await asyncio.sleep(delay)
             # The connection's order survived all that: a batch is right.  (A
             # caller cancelled before it asked left its delay unspent.)
             asked = {a for _, a in fake_p0f.queries}

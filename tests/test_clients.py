@@ -27,7 +27,7 @@ from p0f import (
 from p0f._base import validate_timeout
 from p0f.testing import FakeP0f, Fault
 
-from .helpers import host_response, wait_until
+from .helpers import fill_queue, host_response, wait_until, watch_for_full_queue
 
 
 class Client(Protocol):
@@ -163,16 +163,7 @@ def full_queue(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
     server = socket.socket(socket.AF_UNIX)
     server.bind(path)
     server.listen(0)
-    fillers = []
-    while True:
-        filler = socket.socket(socket.AF_UNIX)
-        filler.setblocking(False)
-        try:
-            filler.connect(path)
-        except BlockingIOError:
-            filler.close()
-            break
-        fillers.append(filler)
+    fillers = fill_queue(path)
     yield server, path
     for filler in fillers:
         filler.close()
@@ -194,17 +185,7 @@ def test_a_full_queue_is_waited_out_within_the_timeout(
     kind: str, full_queue: tuple[socket.socket, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, path = full_queue
-    refused = threading.Event()
-
-    class WatchedSocket(socket.socket):
-        def connect(self, address: Any, /) -> None:
-            try:
-                super().connect(address)
-            except BlockingIOError:
-                refused.set()
-                raise
-
-    monkeypatch.setattr(socket, "socket", WatchedSocket)
+    refused = watch_for_full_queue(monkeypatch)
     outcome: list[object] = []
 
     def ask() -> None:
@@ -251,11 +232,13 @@ def test_idle_timeout_keeps_a_busy_connection_and_closes_an_idle_one(
     make_client: MakeClient, fake_p0f: FakeP0f
 ) -> None:
     fake_p0f.add_host("192.0.2.1", host_response(1))
-    client = make_client(fake_p0f.socket_path, idle_timeout=0.3)
+    # 1 s idle: far longer than the gap between two calls, even on a
+    # loaded machine, and still short enough to wait for.
+    client = make_client(fake_p0f.socket_path, idle_timeout=1.0)
     for _ in range(5):
         client.query("192.0.2.1")
     assert fake_p0f.connections_served == 1
-    # Nobody calls: the connection is closed on its own once idle 0.3 s.
+    # Nobody calls: the connection is closed on its own once idle 1 s.
     client.wait_until(lambda: fake_p0f.connection_count == 0)
     assert client.query("192.0.2.1").total_conn == 1
     assert fake_p0f.connections_served == 2

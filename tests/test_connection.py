@@ -92,3 +92,21 @@ def test_retry_only_a_used_connection_that_sent_nothing_since_idle() -> None:
 
 def test_the_batching_window_fits_a_socket_buffer_twice() -> None:
     assert 2 * MANY_WINDOW * 232 <= 128 * 1024
+
+
+def is_idle(pipe: Pipeline[int]) -> bool:
+    return pipe.idle  # (read anew: mypy would keep the narrowed value)
+
+
+def test_idle_only_when_nothing_is_owed_not_even_to_a_broken_stream() -> None:
+    pipe: Pipeline[int] = Pipeline()
+    assert is_idle(pipe)
+    pipe.send("192.0.2.1", 1)
+    pipe.send("192.0.2.2", 2)
+    assert not is_idle(pipe)  # queued, even before a byte is written
+    pipe.wrote(42)
+    pipe.receive(b"\xff" * 232)  # broken: the callers are failed...
+    pipe.take_tokens()
+    assert not is_idle(pipe)  # ...but the daemon still owes an answer
+    pipe.receive(answer(2))
+    assert is_idle(pipe)

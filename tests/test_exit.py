@@ -2,8 +2,9 @@
 Python, and drains what a merely late daemon still owes before it goes.
 
 Each test runs a real script in a subprocess with a hard timeout: a client
-closed, one dropped, and one still referenced at module level when the
-interpreter shuts down.
+closed, one dropped, one still referenced at module level when the
+interpreter shuts down, an ``AsyncP0f`` whose ``asyncio.run`` ended with an
+answer owed, and one on a loop left open.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ async def loop_ends_with_an_answer_owed():
         pass
 
 asyncio.run(loop_ends_with_an_answer_owed())
+
+# A loop left open, never closed, with an answer owed on its connection.
+left_open = asyncio.new_event_loop()
+async_kept = AsyncP0f(path, timeout=0.1)
+try:
+    left_open.run_until_complete(async_kept.query("192.0.2.5"))
+except P0fError:
+    pass
 print("done")
 """
 
@@ -76,11 +85,11 @@ def test_exit_drains_what_a_late_daemon_still_owes(python: str | None) -> None:
     # Closing any connection before reading its answer is harm.
     python = require_python(python)
     with FakeP0f() as fake:
-        for n, delay in ((1, 0.6), (2, 0.6), (3, 1.5), (4, 0.6)):
+        for n, delay in ((1, 0.6), (2, 0.6), (3, 1.5), (4, 0.6), (5, 1.6)):
             fake.add_host(f"192.0.2.{n}")
             fake.inject(Fault(delay=delay), address=f"192.0.2.{n}")
         done = run_script(python, THREE_CLIENTS, fake.socket_path, timeout=PROMPT)
         assert done.returncode == 0, done.stderr
         fake.stop()
-        assert len(fake.queries) == 4
+        assert len(fake.queries) == 5
         assert fake.harm == []

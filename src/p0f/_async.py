@@ -19,7 +19,6 @@ from types import TracebackType
 from typing import Final, Literal, TypeAlias, TypeVar, cast, overload
 
 from ._base import (
-    CLOSE_GRACE,
     CONNECT_RETRY,
     DEFAULT_TIMEOUT,
     BaseClient,
@@ -103,7 +102,6 @@ class _Connection(asyncio.BufferedProtocol):
         self._grace = grace
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
-        self._unsent = bytearray()  # queries queued while connecting
         self._idle = idle  # the client's idle_timeout
         self._idle_timer: asyncio.TimerHandle | None = None
         self._why: _Failure = _gone_error  # what a late submit fails with
@@ -113,7 +111,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._deadlines: deque[tuple[float, _Answer]] = deque()
         self._expiry: asyncio.TimerHandle | None = None
         self._timeout = timeout
-        self._outgoing = bytearray()  # written once per turn of the loop
+        # Queries not yet written: those asked while connecting, then those
+        # of one turn of the loop, written together.
+        self._outgoing = bytearray()
         # Reads land in one buffer, kept for the connection's life: asyncio's
         # plain protocols allocate a fresh 256 KiB object for every read.
         self._inbuf = memoryview(bytearray(_READ_SIZE))
@@ -154,10 +154,9 @@ class _Connection(asyncio.BufferedProtocol):
             self._idle_timer.cancel()
             self._idle_timer = None
         self.pipe.queue(query, answer)
-        if self.state is _State.OPEN:
-            self._write(query)
-        else:
-            self._unsent += query
+        if not self._outgoing and self.state is _State.OPEN:
+            self._loop.call_soon(self._flush)
+        self._outgoing += query
         return answer
 
     def _expire(self) -> None:
@@ -213,10 +212,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self.state is not _State.CONNECTING:
             return  # lost, or spoke unasked, before this task resumed
         self.state = _State.OPEN
-        if self._unsent:
-            data = bytes(self._unsent)
-            self._unsent.clear()
-            self._write(data)
+        if self._outgoing:
+            self._flush()
         try:
             await asyncio.shield(self.closed)
         except asyncio.CancelledError:
@@ -268,13 +265,13 @@ class _Connection(asyncio.BufferedProtocol):
             deadlines.popleft()
         if self.state is _State.RETIRING:
             self._close_if_settled()
-        elif self._idle is not None and pipe.owed == 0:
+        elif self._idle is not None and self._idle_timer is None and pipe.idle:
             self._idle_timer = self._loop.call_later(self._idle, self._close_idle)
 
     def _close_idle(self) -> None:
         """Idle for the client's idle_timeout: give the p0f slot back."""
         self._idle_timer = None
-        if self.state is _State.OPEN and self.pipe.owed == 0 and self.pipe.owed_bytes <= 0:
+        if self.state is _State.OPEN and self.pipe.idle:
             self.retire(_gone_error)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -285,12 +282,6 @@ class _Connection(asyncio.BufferedProtocol):
         self._finish(lambda: P0fConnectionLostError(f"p0f connection lost: {reason}"))
 
     # -- inner workings -----------------------------------------------------------
-
-    def _write(self, data: bytes) -> None:
-        # Queries asked in one turn of the event loop go out in one write.
-        if not self._outgoing:
-            self._loop.call_soon(self._flush)
-        self._outgoing += data
 
     def _flush(self) -> None:
         transport = self._transport
@@ -343,6 +334,18 @@ class _Connection(asyncio.BufferedProtocol):
         transport.abort()  # the duplicate keeps the connection open
         _drain.hand_off(spare, owed)
         self._release()
+
+    def hand_over_at_exit(self) -> None:
+        """The process is exiting with this connection's loop stopped: let the
+        drainer read what is owed on a duplicate of its socket."""
+        transport = self._transport
+        if transport is None or self.closed.done():
+            return
+        sent = self.pipe.sent - transport.get_write_buffer_size()
+        owed = owed_bytes(sent, self.pipe.received)
+        spare = _duplicate(transport) if owed > 0 else None
+        if spare is not None:
+            _drain.hand_off(spare, owed)
 
     def _finish(self, failure: _Failure) -> None:
         if self.state is _State.CLOSED:
@@ -428,7 +431,18 @@ def _after_fork_in_child() -> None:
         client._forget_after_fork()
 
 
+def _hand_over_at_exit() -> None:
+    # A loop left open (never closed, not running) keeps its connections to
+    # the process's end, when the OS closes them with answers perhaps owed.
+    for client in list(_clients):
+        loop = client._loop
+        if loop is not None and not loop.is_running():
+            for conn in client._conns:
+                conn.hand_over_at_exit()
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
+_drain.on_exit(_hand_over_at_exit)
 
 
 class AsyncP0f(BaseClient):
@@ -581,9 +595,6 @@ class AsyncP0f(BaseClient):
         self._conns.clear()  # any left belong to a closed loop, gone with it
         self._loop = loop
 
-    def _grace(self) -> float:
-        return max(CLOSE_GRACE, self.timeout)
-
     def _timed_out(self, exc: TimeoutError, conn: _Connection | None) -> P0fTimeoutError:
         if isinstance(exc, P0fTimeoutError):
             return exc
@@ -611,7 +622,7 @@ class AsyncP0f(BaseClient):
                     loop,
                     self.socket_path,
                     self.timeout,
-                    self._grace(),
+                    self._close_grace,
                     self._forget_connection,
                     self.idle_timeout,
                 )

@@ -122,6 +122,12 @@ class BaseClient:
         (``0``: closed at once; ``None``: kept for the client's life)."""
         return self._idle_timeout
 
+    @property
+    def _close_grace(self) -> float:
+        """How long closing waits for answers owed before the drainer takes
+        over: the larger of :data:`CLOSE_GRACE` and the timeout."""
+        return max(CLOSE_GRACE, self._timeout)
+
     def _settings_repr(self) -> str:
         text = f"{self._socket_path!r}, timeout={self._timeout}"
         if self._idle_timeout is not None:

@@ -88,6 +88,11 @@ class Pipeline(Generic[T]):
         return owed_bytes(self.sent, self.received)
 
     @property
+    def idle(self) -> bool:
+        """Whether nothing is owed, so that closing harms nobody."""
+        return not self._owed and self.owed_bytes <= 0
+
+    @property
     def may_retry(self) -> bool:
         """Whether queries lost with this connection may be resent on a new
         one: it had answered before, and nothing arrived since it last sat

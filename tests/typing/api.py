@@ -82,3 +82,19 @@ def errors() -> None:
     assert_type(P0fException, type[P0fError])
     assert_type(p0f.encode_query("192.0.2.1"), bytes)
     assert_type(p0f.decode_response(b""), RawResponse)
+
+
+def idle_and_connection_errors() -> None:
+    client = P0f("/run/p0f.sock", timeout=0.5, idle_timeout=0)
+    assert_type(client.idle_timeout, float | None)
+    assert_type(p0f.AsyncP0f("/run/p0f.sock", idle_timeout=30.0).idle_timeout, float | None)
+    try:
+        client.query("192.0.2.1")
+    except p0f.P0fConnectError as exc:
+        connection: p0f.P0fConnectionError = exc
+        os_error: OSError = exc
+        assert_type(exc.errno, int | None)
+        del connection, os_error
+    except p0f.P0fConnectionLostError as exc:
+        lost: p0f.P0fConnectionError = exc
+        del lost
