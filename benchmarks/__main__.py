@@ -511,6 +511,12 @@ def bench_django(path: str | None, rounds: int, inner: int) -> list[Row]:
     return django_bench.run(path, rounds, inner, Row)
 
 
+def bench_log(rounds: int, count: int) -> list[Row]:
+    from benchmarks import log_bench
+
+    return log_bench.run(rounds, count, Row, _median_pair)
+
+
 def render(rows: list[Row], daemon: str) -> str:
     lines = [
         f"p0f-client {p0f.__version__}; Python {platform.python_version()}; "
@@ -548,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = 0.02 if args.quick else 1.0
     daemon, context = pick_daemon(args.fake)
     rows = bench_decode(rounds, max(100, int(50_000 * scale)))
+    rows += bench_log(rounds, max(2_000, int(100_000 * scale)))
     with context as path:
         rows += bench_sync(path, rounds, max(20, int(3_000 * scale)))
         rows += bench_client_reads(path, rounds, max(20, int(3_000 * scale)))

@@ -26,6 +26,7 @@ from ._enums import BadSoftware, MatchQuality, Status
 from ._errors import (
     BadQueryError,
     InvalidAddressError,
+    LogFormatError,
     NoMatchError,
     P0fConnectError,
     P0fConnectionError,
@@ -48,6 +49,7 @@ __all__ = [
     "BadSoftware",
     "DEFAULT_TIMEOUT",
     "InvalidAddressError",
+    "LogFormatError",
     "MatchQuality",
     "NoMatchError",
     "P0f",
