@@ -27,6 +27,7 @@ from ._enums import BadSoftware, MatchQuality, Status
 from ._errors import (
     BadQueryError,
     InvalidAddressError,
+    LogFormatError,
     NoMatchError,
     P0fConnectError,
     P0fConnectionError,
@@ -63,6 +64,7 @@ __all__ = [
     "DEFAULT_UA_OS",
     "DEFAULT_UA_OS_LINE",
     "InvalidAddressError",
+    "LogFormatError",
     "MatchQuality",
     "NoMatchError",
     "P0f",
