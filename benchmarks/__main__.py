@@ -235,6 +235,35 @@ def bench_read_all(rounds: int, inner: int) -> list[Row]:
     return rows
 
 
+def bench_user_agent(rounds: int, inner: int) -> list[Row]:
+    """The per-request User-Agent check, against a bare loop over the same
+    ``ua_os`` pairs and a bare name comparison (the answer already decoded:
+    a web request's answer usually comes from the cache)."""
+    answer = P0fResponse.from_raw(decode_response(sample_response(os_name="Linux").to_bytes()))
+    agent = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+    )
+    pairs = [(e.text, e.os_name) for e in p0f.DEFAULT_UA_OS.entries]
+    check = p0f.check_user_agent
+
+    def ours() -> object:
+        return check(agent, answer).verdict
+
+    def base() -> object:
+        seen = answer.os_name
+        for text, name in pairs:
+            if text in agent:
+                return "match" if name.lower() == (seen or "").lower() else "mismatch"
+        return "unknown"
+
+    mine, theirs = _median_pair(ours, base, inner, rounds)
+    return [
+        Row("check_user_agent, read verdict", "bare ua_os loop", mine, theirs, "<= 3x",
+            mine / theirs <= 3)
+    ]
+
+
 def bench_sync(path: str, rounds: int, inner: int) -> list[Row]:
     rows = []
     query = encode_query(HOST)
@@ -554,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = 0.02 if args.quick else 1.0
     daemon, context = pick_daemon(args.fake)
     rows = bench_decode(rounds, max(100, int(50_000 * scale)))
+    rows += bench_user_agent(rounds, max(100, int(50_000 * scale)))
     rows += bench_log(rounds, max(2_000, int(100_000 * scale)))
     with context as path:
         rows += bench_sync(path, rounds, max(20, int(3_000 * scale)))

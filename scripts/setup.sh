@@ -17,6 +17,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq p0f >/dev/null
     fi
+    if ! command -v openssl >/dev/null; then
+        echo "setup: installing openssl (test certificates for the TLS tests)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    fi
 else
     echo "setup: not root (or not Debian): the real-daemon tests will be skipped" >&2
 fi

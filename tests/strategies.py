@@ -53,6 +53,29 @@ def raw_responses(status: st.SearchStrategy[int] | None = None) -> st.SearchStra
     )
 
 
+#: Characters that matter to a ``ua_os`` line (names, ``=[...]``, commas,
+#: blanks, NUL, a line end), mixed with any others.
+_ua_os_alphabet = st.one_of(
+    st.sampled_from("LinuxWindowsiOSMac X=[],,  \t\0\r\n;!?()./-_"),
+    st.characters(),
+)
+#: Any text, often shaped like a ``ua_os = ...`` line.
+ua_os_lines = st.one_of(
+    st.text(_ua_os_alphabet),
+    st.builds(lambda value: f"ua_os = {value}", st.text(_ua_os_alphabet)),
+)
+#: Any User-Agent, often holding names a ``ua_os`` line looks for.
+user_agents = st.one_of(
+    st.none(),
+    st.text(),
+    st.lists(
+        st.sampled_from(["Linux", "Windows", "iPad", "iPhone", "Mac OS X", "SunOS", "linux",
+                         "Mozilla/5.0 (", "; ", ")", "\0"]) | st.text(max_size=5),
+        max_size=8,
+    ).map("".join),
+)
+
+
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 MAX_DAYS = 999_999_999  # the decoder's limit for up_mod_days (a timedelta's)
 

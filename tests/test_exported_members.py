@@ -28,3 +28,13 @@ def test_seed_names_are_kept() -> None:
     assert issubclass(p0f.P0fConnectionError, OSError)
     for name in ("BadQueryError", "NoMatchError", "ProtocolError", "P0fConnectionError"):
         assert issubclass(getattr(p0f, name), p0f.P0fError)
+
+
+def test_user_agent_check_is_exported() -> None:
+    names = {
+        "DEFAULT_UA_OS", "DEFAULT_UA_OS_LINE", "UaOsEntry", "UaOsError", "UaOsRules",
+        "UserAgentCheck", "UserAgentReason", "UserAgentVerdict", "check_user_agent", "load_ua_os",
+    }
+    assert names <= set(p0f.__all__)
+    assert issubclass(p0f.UaOsError, p0f.P0fError)
+    assert issubclass(p0f.UaOsError, ValueError)

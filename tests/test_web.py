@@ -4,9 +4,12 @@ behind proxies, the answer cache, the back-off and one lookup."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
+import socket
 import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 from p0f import (
     Address,
     NoMatchError,
+    P0fConnectError,
     P0fConnectionError,
     P0fResponse,
     P0fTimeoutError,
@@ -25,13 +29,20 @@ from p0f._web import (
     AnswerCache,
     Backoff,
     Lookup,
+    LookupStatus,
+    P0fLookup,
     PerLoop,
     build_lookup,
     check_backoff,
     check_cache,
+    check_idle_timeout,
+    check_negative_cache,
+    check_settle,
     check_timeout,
     client_address,
+    describe_failure,
     parse_trusted_proxies,
+    settle_schedule,
 )
 from p0f.testing import sample_response
 
@@ -156,15 +167,31 @@ def test_setting_checks() -> None:
     assert check_timeout(10) == 10.0
     assert check_cache(0, 1) == (0.0, 1)
     assert check_backoff(1, 1) == (1.0, 1.0)
-    for bad in (0, 10.01, -1, float("nan"), True, "1", None):
+    for bad in (0, 10.01, -1, float("nan")):
         with pytest.raises(ValueError):
             check_timeout(bad)
+    for not_a_number in (True, "1", None):  # as the clients refuse them
+        with pytest.raises(TypeError):
+            check_timeout(not_a_number)
     for seconds, size in ((-0.1, 1), (float("inf"), 1), (1, 0), (1, 2.0), (1, False)):
         with pytest.raises(ValueError):
             check_cache(seconds, size)
     for first, longest in ((0, 1), (2, 1), (1, float("inf")), (None, 1)):
-        with pytest.raises(ValueError):
+        with pytest.raises((TypeError, ValueError)):
             check_backoff(first, longest)
+    assert check_idle_timeout(None) is None and check_idle_timeout(0) == 0.0
+    with pytest.raises(ValueError):
+        check_idle_timeout(-1)
+    assert check_settle(0) == 0.0 and check_settle(1) == 1.0
+    assert check_negative_cache(0) == 0.0
+    bad_settle: tuple[object, ...] = (-0.001, 1.01, float("nan"), "0.1", None)
+    for value in bad_settle:
+        with pytest.raises((TypeError, ValueError), match="settle time"):
+            check_settle(value)
+    bad_negative: tuple[object, ...] = (-1, float("inf"), "1")
+    for value in bad_negative:
+        with pytest.raises((TypeError, ValueError), match="negative cache time"):
+            check_negative_cache(value)
     with pytest.raises(ValueError, match="cache size"):
         build_lookup(cache_size=0)
 
@@ -313,22 +340,139 @@ class AsyncStubClient(Outcomes):
         return self.next(address)
 
 
+def no_match() -> NoMatchError:
+    return NoMatchError("no match")
+
+
+def with_http(os_name: str = "Linux") -> P0fResponse:
+    return P0fResponse.from_raw(sample_response(os_name=os_name, http_name="Firefox"))
+
+
+class Setup:
+    """A lookup on a hand-moved clock whose sleeps move the clock."""
+
+    def __init__(self, *, settle: float = 0.025, cache: float = 30, negative: float = 1) -> None:
+        self.clock = Clock()
+        self.slept: list[float] = []
+        self.lookup = Lookup(
+            AnswerCache(cache, 100, negative_seconds=negative, timer=self.clock),
+            Backoff(1, 30, timer=self.clock),
+            settle=settle,
+            sleep=self.sleep,
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.now += seconds
+
+
+A = ip("192.0.2.1")
+B = ip("192.0.2.2")
+
+
 def test_lookup_asks_once_then_serves_from_the_cache() -> None:
-    lookup = Lookup(AnswerCache(30, 10, timer=Clock()))
+    setup = Setup()
+    linux = with_http()
+    client = StubClient(linux)
+    first = setup.lookup.lookup(client, A)
+    assert first == P0fLookup(answer=linux, address=A, status=LookupStatus.ANSWERED)
+    again = setup.lookup.lookup(client, A)
+    assert again.answer is linux and again.cached and again.address == A
+    assert client.asked == [A]
+    assert setup.slept == []  # a known host costs no wait
+
+
+def test_no_data_is_asked_again_on_the_settle_schedule() -> None:
+    setup = Setup()
     linux = answer()
-    client = StubClient(linux, NoMatchError("no match"))
-    address = ip("192.0.2.1")
-    other = ip("192.0.2.2")
-    assert lookup.lookup(client, address) is linux
-    assert lookup.lookup(client, address) is linux
-    assert lookup.lookup(client, other) is None
-    assert lookup.lookup(client, other) is None
-    assert client.asked == [address, other]
+    client = StubClient(no_match(), no_match(), no_match(), linux)
+    found = setup.lookup.lookup(client, A)
+    assert found.answer is linux and found.status is LookupStatus.ANSWERED
+    assert client.asked == [A] * 4
+    assert sum(setup.slept) == pytest.approx(settle_schedule(0.025)[2])
+
+
+def test_settling_gives_up_after_its_budget_and_caches_no_data_briefly() -> None:
+    setup = Setup()
+    schedule = settle_schedule(0.025)
+    client = StubClient(*[no_match()] * (len(schedule) + 2), answer())
+    found = setup.lookup.lookup(client, A)
+    assert found == P0fLookup(answer=None, address=A, status=LookupStatus.NO_DATA)
+    assert len(client.asked) == 1 + len(schedule)
+    assert sum(setup.slept) == pytest.approx(0.025)
+    setup.clock.now += 0.9
+    assert setup.lookup.lookup(client, A).cached  # "no data", reused for a second
+    assert len(client.asked) == 1 + len(schedule)
+    setup.clock.now += 0.2
+    # Expired after a second: asked again, and p0f knows it one settle step on.
+    assert setup.lookup.lookup(client, A).answer == answer()
+    assert len(client.asked) == 1 + len(schedule) + 2
+
+
+def test_settle_zero_asks_once() -> None:
+    setup = Setup(settle=0)
+    client = StubClient(no_match())
+    assert setup.lookup.lookup(client, A).status is LookupStatus.NO_DATA
+    assert client.asked == [A] and setup.slept == []
+
+
+def test_negative_cache_zero_keeps_no_data_at_all() -> None:
+    setup = Setup(settle=0, negative=0)
+    client = StubClient(no_match(), no_match())
+    setup.lookup.lookup(client, A)
+    setup.lookup.lookup(client, A)
+    assert client.asked == [A, A]
+
+
+def test_no_data_is_never_kept_longer_than_answers() -> None:
+    assert AnswerCache(0.5, 10, negative_seconds=5).negative_seconds == 0.5
+
+
+def test_an_answer_without_http_fields_is_asked_again_once() -> None:
+    setup = Setup()
+    bare, full = answer(), with_http()
+    client = StubClient(bare, full, answer("Other"))
+    assert setup.lookup.lookup(client, A).answer is bare
+    # Too soon for p0f to have read the request sent with the first one.
+    assert setup.lookup.lookup(client, A).answer is bare
+    assert client.asked == [A]
+    setup.clock.now += setup.lookup.http_recheck + 0.001
+    found = setup.lookup.lookup(client, A)
+    assert found.answer is full and not found.cached
+    setup.clock.now += 10
+    assert setup.lookup.lookup(client, A).answer is full  # complete: kept
+    assert client.asked == [A, A]
+
+
+def test_an_answer_still_without_http_fields_is_not_asked_again_and_again() -> None:
+    # A site behind TLS: p0f never sees the HTTP request.
+    setup = Setup()
+    client = StubClient(answer(), answer(), answer())
+    for _ in range(5):
+        setup.lookup.lookup(client, A)
+        setup.clock.now += 1
+    assert client.asked == [A, A]
+    setup.clock.now += 30  # the entry expired: asked afresh
+    setup.lookup.lookup(client, A)
+    assert client.asked == [A, A, A]
+
+
+def test_a_failed_recheck_keeps_the_answer_held(caplog: pytest.LogCaptureFixture) -> None:
+    setup = Setup()
+    bare = answer()
+    client = StubClient(bare, P0fTimeoutError("p0f did not answer within 0.5 s"))
+    setup.lookup.lookup(client, A)
+    setup.clock.now += 1
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        found = setup.lookup.lookup(client, A)
+    assert found.answer is bare and found.cached
+    assert setup.lookup.backoff.is_open()
 
 
 def test_lookup_of_no_address_asks_nothing() -> None:
     client = StubClient()
-    assert Lookup().lookup(client, None) is None
+    found = Lookup().lookup(client, None)
+    assert found == P0fLookup(answer=None, address=None, status=LookupStatus.NO_ADDRESS)
     assert client.asked == []
 
 
@@ -343,28 +487,41 @@ def test_lookup_of_no_address_asks_nothing() -> None:
 def test_lookup_failures_give_none_pause_and_log(
     error: Exception, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = Clock()
-    lookup = Lookup(AnswerCache(30, 10, timer=clock), Backoff(1, 30, timer=clock))
+    setup = Setup()
     client = StubClient(error, answer("Windows"))
-    address = ip("192.0.2.1")
     with caplog.at_level(logging.WARNING, logger="p0f.web"):
-        assert lookup.lookup(client, address) is None
-        assert lookup.lookup(client, address) is None  # paused: not asked
-    assert client.asked == [address]
+        found = setup.lookup.lookup(client, A)
+        assert found == P0fLookup(answer=None, address=A, status=LookupStatus.UNAVAILABLE)
+        assert setup.lookup.lookup(client, A).status is LookupStatus.UNAVAILABLE  # paused
+    assert client.asked == [A]
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
-    assert type(error).__name__ in record.getMessage()
     assert "skipping lookups for 1 s" in record.getMessage()
-    clock.now += 1
-    assert lookup.lookup(client, address) == answer("Windows")
-    assert not lookup.backoff.is_open()
+    assert "[Errno" not in record.getMessage()
+    caplog.clear()
+    setup.clock.now += 1.5
+    with caplog.at_level(logging.INFO, logger="p0f.web"):
+        assert setup.lookup.lookup(client, A).answer == answer("Windows")
+    assert not setup.lookup.backoff.is_open()
+    (back,) = caplog.records  # one line when p0f is back
+    assert back.getMessage() == "p0f answers again, after 1.5 s of failed lookups"
+
+
+def test_a_failure_while_settling_ends_the_lookup(caplog: pytest.LogCaptureFixture) -> None:
+    setup = Setup()
+    client = StubClient(no_match(), P0fConnectionError("p0f connection lost"), answer())
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        found = setup.lookup.lookup(client, A)
+    assert found.status is LookupStatus.UNAVAILABLE
+    assert client.asked == [A, A]
+    assert setup.lookup.backoff.is_open()
 
 
 def test_lookup_survives_an_unexpected_error(caplog: pytest.LogCaptureFixture) -> None:
     lookup = Lookup()
     client = StubClient(RuntimeError("a bug"))
     with caplog.at_level(logging.WARNING, logger="p0f.web"):
-        assert lookup.lookup(client, ip("192.0.2.1")) is None
+        assert lookup.lookup(client, A).answer is None
     (record,) = caplog.records
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None
@@ -373,29 +530,72 @@ def test_lookup_survives_an_unexpected_error(caplog: pytest.LogCaptureFixture) -
 
 def test_alookup_does_the_same_with_an_async_client(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
-    lookup = Lookup(AnswerCache(30, 10, timer=clock), Backoff(1, 30, timer=clock))
+    lookup = Lookup(AnswerCache(30, 10, timer=clock), Backoff(1, 30, timer=clock), settle=0.005)
     linux = answer()
     client = AsyncStubClient(
-        linux, NoMatchError("no match"), P0fConnectionError("down"), RuntimeError("bug")
+        linux,
+        no_match(),
+        answer("Windows"),  # after one settle retry
+        P0fConnectionError("down"),
+        RuntimeError("bug"),
     )
-    a, b, c = ip("192.0.2.1"), ip("192.0.2.2"), ip("192.0.2.3")
+    c = ip("192.0.2.3")
 
     async def scenario() -> list[P0fResponse | None]:
         return [
-            await lookup.alookup(client, a),
-            await lookup.alookup(client, a),
-            await lookup.alookup(client, b),
-            await lookup.alookup(client, None),
-            await lookup.alookup(client, c),  # fails: pause
-            await lookup.alookup(client, c),  # paused
+            (await lookup.alookup(client, A)).answer,
+            (await lookup.alookup(client, A)).answer,
+            (await lookup.alookup(client, B)).answer,
+            (await lookup.alookup(client, None)).answer,
+            (await lookup.alookup(client, c)).answer,  # fails: pause
+            (await lookup.alookup(client, c)).answer,  # paused
         ]
 
     with caplog.at_level(logging.WARNING, logger="p0f.web"):
-        assert asyncio.run(scenario()) == [linux, linux, None, None, None, None]
-        assert client.asked == [a, b, c]
+        assert asyncio.run(scenario()) == [linux, linux, answer("Windows"), None, None, None]
+        assert client.asked == [A, B, B, c]
         clock.now += 1
-        assert asyncio.run(lookup.alookup(client, c)) is None  # the bug
+        assert asyncio.run(lookup.alookup(client, c)).answer is None  # the bug
     assert [r.levelno for r in caplog.records] == [logging.WARNING, logging.ERROR]
+
+
+def test_the_settle_schedule() -> None:
+    assert settle_schedule(0) == ()
+    assert settle_schedule(0.005) == (0.002, 0.003, 0.004, 0.005)
+    default = settle_schedule(0.025)
+    assert default[:5] == (0.002, 0.003, 0.004, 0.005, 0.006)
+    assert default[-1] == 0.025
+    gaps = [b - a for a, b in zip(default, default[1:])]
+    assert all(0.001 - 1e-9 <= gap <= 0.005 + 1e-9 for gap in gaps)
+    assert settle_schedule(1.0)[-1] == 1.0
+
+
+# -- what a failure says ----------------------------------------------------------
+
+
+def refused(path: str) -> P0fConnectError:
+    return P0fConnectError(f"cannot connect to p0f at {path}: Connection refused", errno.ECONNREFUSED)
+
+
+def test_a_socket_nobody_listens_on_says_so(tmp_path: Path) -> None:
+    path = str(tmp_path / "s")
+    with socket.socket(socket.AF_UNIX) as bound:
+        bound.bind(path)
+        assert describe_failure(refused(path), path) == f"nobody is listening on {path} (p0f stopped?)"
+    # What the client says of a path that is no socket is kept as it is.
+    message = f"cannot connect to p0f at {tmp_path}: not a socket but a directory"
+    error = P0fConnectError(message, errno.ECONNREFUSED)
+    assert describe_failure(error, str(tmp_path)) == message
+
+
+def test_missing_socket_and_permission_denied(tmp_path: Path) -> None:
+    path = str(tmp_path / "nothing")
+    missing = P0fConnectError("cannot connect: No such file or directory", errno.ENOENT)
+    assert describe_failure(missing, path).startswith(f"there is no socket at {path}")
+    denied = P0fConnectError("cannot connect: Permission denied", errno.EACCES)
+    assert describe_failure(denied, path).startswith(f"permission denied connecting to {path}")
+    assert describe_failure(P0fTimeoutError("no answer within 1 s"), path) == "no answer within 1 s"
+    assert describe_failure(OSError(32, "Broken pipe"), None) == "Broken pipe"
 
 
 # -- one object per event loop -------------------------------------------------------

@@ -2,9 +2,10 @@
 
 ::
 
-    from p0f import P0f, NoMatchError
+    from p0f import NoMatchError, P0f, P0fResponse
 
     client = P0f("/var/run/p0f.sock")
+    answer: P0fResponse | None
     try:
         answer = client.query("192.0.2.1")
     except NoMatchError:
@@ -38,6 +39,18 @@ from ._errors import (
 )
 from ._models import P0fResponse, RawResponse
 from ._sync import P0f
+from ._useragent import (
+    DEFAULT_UA_OS,
+    DEFAULT_UA_OS_LINE,
+    UaOsEntry,
+    UaOsError,
+    UaOsRules,
+    UserAgentCheck,
+    UserAgentReason,
+    UserAgentVerdict,
+    check_user_agent,
+    load_ua_os,
+)
 from ._wire import QUERY_MAGIC, QUERY_SIZE, RESPONSE_MAGIC, RESPONSE_SIZE
 
 __version__ = "2.0.0.dev0"
@@ -48,6 +61,8 @@ __all__ = [
     "BadQueryError",
     "BadSoftware",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_UA_OS",
+    "DEFAULT_UA_OS_LINE",
     "InvalidAddressError",
     "LogFormatError",
     "MatchQuality",
@@ -67,8 +82,16 @@ __all__ = [
     "RESPONSE_SIZE",
     "RawResponse",
     "Status",
+    "UaOsEntry",
+    "UaOsError",
+    "UaOsRules",
+    "UserAgentCheck",
+    "UserAgentReason",
+    "UserAgentVerdict",
+    "check_user_agent",
     "decode_response",
     "encode_query",
     "encode_response",
+    "load_ua_os",
     "normalize_address",
 ]

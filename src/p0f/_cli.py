@@ -74,6 +74,7 @@ from ._errors import (
 )
 from ._models import P0fResponse
 from ._sync import P0f
+from ._useragent import UaOsError, UaOsRules, UserAgentCheck, check_user_agent, load_ua_os
 from .converters import make_json_converter, make_raw_converter
 
 __all__ = [
@@ -324,6 +325,10 @@ class _Options:
     demo: bool
     #: How to turn an answer into JSON fields; ``None`` for text output.
     fields: Fields | None
+    #: ``--user-agent``, checked against every answer, or ``None``.
+    user_agent: str | None
+    #: The ``ua_os`` rules for ``--user-agent`` (``--ua-os-file`` or built in).
+    ua_rules: UaOsRules
     timeout: float
     chunk_size: int
 
@@ -365,6 +370,7 @@ def _parse(
             return EXIT_OK
         socket_path: str | None = args.socket or environ.get("P0F_SOCKET") or None
         _check(parser, args, socket_path, stdin)
+        ua_rules = _ua_rules(parser, args)
     except UsageExit as done:
         return done.status
     return _Options(
@@ -373,6 +379,8 @@ def _parse(
         socket_path=None if args.demo else socket_path,
         demo=args.demo,
         fields=_fields(args),
+        user_agent=args.user_agent,
+        ua_rules=ua_rules,
         timeout=args.timeout,
         chunk_size=args.chunk_size,
     )
@@ -388,6 +396,26 @@ def _check(
         parser.error("stdin ('-') can be read only once")
     if not (args.demo or args.addresses or args.file is not None or stdin_is_piped(stdin)):
         parser.error("no address: give ADDRESS..., -f FILE, or pipe addresses to stdin")
+
+
+def _ua_rules(parser: Parser, args: argparse.Namespace) -> UaOsRules:
+    """The rules ``--ua-os-file`` names (a usage error if p0f would refuse
+    the file, or it cannot be read), else p0f 3.09b's."""
+    if args.ua_os_file is None:
+        return load_ua_os()
+    if args.user_agent is None:
+        parser.error("--ua-os-file is only used with --user-agent")
+    try:
+        return load_ua_os(args.ua_os_file)
+    except (OSError, UaOsError) as exc:
+        parser.error(f"--ua-os-file: {exc}")
+
+
+def _user_agent_text(check: UserAgentCheck) -> str:
+    return (
+        f"claims {check.user_agent_os or _UNKNOWN}; p0f saw {check.p0f_os or _UNKNOWN}: "
+        f"{check.verdict} ({check.reason})"
+    )
 
 
 def _fields(args: argparse.Namespace) -> Fields | None:
@@ -447,15 +475,34 @@ def answer_chunk(client: P0f, items: Sequence[_Item]) -> list[Result]:
 class _Output:
     """Prints results as text blocks, or as JSON Lines records of ``fields``."""
 
-    def __init__(self, stdout: TextSink, fields: Fields | None) -> None:
+    def __init__(
+        self, stdout: TextSink, fields: Fields | None, options: _Options | None = None
+    ) -> None:
         self._printer = Printer(stdout)
         self._fields = fields
+        self._user_agent = None if options is None else options.user_agent
+        self._rules = None if options is None else options.ua_rules
+
+    def _check(self, result: Result) -> UserAgentCheck | None:
+        # --user-agent: checked against each answer ("no match" too), not
+        # against input that is no address.
+        if self._user_agent is None or self._rules is None or result.error is not None:
+            return None
+        return check_user_agent(self._user_agent, result.response, rules=self._rules)
 
     def write(self, result: Result) -> None:
+        check = self._check(result)
         if self._fields is None:
-            self._printer.block(format_text(result))
+            text = format_text(result)
+            if check is not None:
+                text += _block([("User-Agent", _user_agent_text(check))])
+            self._printer.block(text)
         else:
-            self._printer.record(json_record(result, self._fields))
+            record = json_record(result, self._fields)
+            if check is not None:
+                record["user_agent_os"] = check.user_agent_os
+                record["user_agent_verdict"] = check.verdict.value
+            self._printer.record(record)
 
     def flush(self) -> None:
         self._printer.flush()
@@ -654,6 +701,19 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
         "late answers",
     )
     parser.add_argument(
+        "--user-agent",
+        metavar="UA",
+        help="also check this User-Agent against each answer, as p0f's bad_sw does "
+        "in the clear (for traffic p0f cannot read, such as TLS): the OS it claims "
+        "and match, mismatch or unknown",
+    )
+    parser.add_argument(
+        "--ua-os-file",
+        metavar="FILE",
+        help="read --user-agent's ua_os rules from this p0f.fp (the daemon's -f); "
+        "default: p0f 3.09b's",
+    )
+    parser.add_argument(
         "--chunk-size",
         type=positive(int, "a whole number"),
         default=DEFAULT_CHUNK,
@@ -682,7 +742,7 @@ def _query(
     """Answer every item through a client closed with ``stack``; the exit code."""
     client = stack.enter_context(P0f(socket_path, timeout=options.timeout))
     chunk_size = options.chunk_size_for(stdin)
-    output = _Output(stdout, options.fields)
+    output = _Output(stdout, options.fields, options)
     progress = _Progress(stderr, stderr.isatty() and not stdout.isatty())
     tally = _Tally()
     try:

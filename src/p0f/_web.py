@@ -8,7 +8,9 @@ Each middleware does the same four things per request, with these helpers:
 2. look in a short-lived cache of answers: :class:`AnswerCache`;
 3. skip asking while the daemon is known to be down: :class:`Backoff`;
 4. ask, and turn every failure into ``None`` plus a log line: :class:`Lookup`,
-   which runs steps 2 to 4 with a sync or an async client.
+   which runs steps 2 to 4 with a sync or an async client, asking again
+   for a short while (:func:`settle_schedule`) when p0f has no data yet,
+   and gives a :class:`P0fLookup`: the answer and the address looked up.
 
 :class:`PerLoop` keeps one async client per event loop, since an async
 client belongs to the loop it was first used in.
@@ -18,20 +20,31 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import errno
 import functools
 import ipaddress
 import logging
-import math
+import os
+import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
-from cachetools import TTLCache
+import attrs
+from cachetools import TLRUCache
 
+from ._base import validate_idle_timeout, validate_timeout
 from ._codec import Address, normalize_address
-from ._errors import InvalidAddressError, NoMatchError, P0fError
+from ._errors import (
+    InvalidAddressError,
+    NoMatchError,
+    P0fConnectError,
+    P0fConnectionError,
+    P0fError,
+)
 from ._models import P0fResponse
+from ._useragent import UaOsRules, UserAgentCheck, check_user_agent, load_ua_os
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -44,6 +57,30 @@ MAX_TIMEOUT: Final = 10.0
 DEFAULT_CACHE_SECONDS: Final = 30.0
 """How long an answer is reused.  p0f learns more about a host as its
 traffic goes on (the HTTP fingerprint comes after the SYN), so keep it short."""
+DEFAULT_NEGATIVE_CACHE_SECONDS: Final = 1.0
+"""How long a "no data" answer is reused: p0f may learn about the host any
+moment, so never for long."""
+DEFAULT_SETTLE_SECONDS: Final = 0.02
+"""How long a lookup keeps asking when p0f has no data yet for the address.
+
+Measured on loopback against p0f 3.09b (``scripts/measure_settle.py``, 200
+fresh addresses): p0f answers 3.9 to 5.1 ms after ``connect()`` returns
+(median 4.6), and has an HTTP request's fields 4.2 to 5.2 ms after it was
+sent.  An application sees the request about a millisecond after the
+connection opened, so p0f usually needs 3 to 4 ms more; 20 ms leaves room
+for a loaded machine and keeps the worst case under 30 ms."""
+MAX_SETTLE_SECONDS: Final = 1.0
+"""The longest settle budget accepted: it is waited on a visitor's request."""
+DEFAULT_IDLE_TIMEOUT: Final[float | None] = 0.0
+"""Seconds a web process keeps a connection to p0f that is owed nothing.
+
+0: given back as soon as the answer is read.  p0f serves at most ``-S``
+(20 by default) connections and leaves the others waiting unserved, so a
+fleet of web processes each holding one starves some of them; most lookups
+are answered from the cache, so a process rarely needs the connection.
+Measured (benchmarks/README.md, real p0f, 32 processes at ``-S 20``):
+kept connections left 12 processes unserved; with 0 every process was
+served, at about 0.1 ms more per lookup (a connect and p0f's accept)."""
 DEFAULT_CACHE_SIZE: Final = 10_000
 """At most this many addresses are cached; the least recently used make way."""
 DEFAULT_BACKOFF: Final = 1.0
@@ -57,16 +94,17 @@ logger: Final = logging.getLogger("p0f.web")
 # -- settings checks ------------------------------------------------------
 
 
+# Every check raises TypeError for a value that is not a number, ValueError
+# for a number out of range: the clients' rule (p0f._base.validate_timeout).
+
+
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+    return validate_timeout(value, name, allow_zero=True)
 
 
 def check_timeout(value: object) -> float:
-    """``value`` as a timeout in seconds, or :class:`ValueError` saying why not."""
+    """``value`` as a timeout in seconds, or :class:`TypeError` /
+    :class:`ValueError` saying why not."""
     seconds = _number("the timeout", value)
     if not 0 < seconds <= MAX_TIMEOUT:
         raise ValueError(
@@ -84,6 +122,52 @@ def check_cache(seconds: object, size: object) -> tuple[float, int]:
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"the cache size must be a whole number of at least 1, got {size!r}")
     return time_, size
+
+
+def check_settle(value: object) -> float:
+    """The settle budget in seconds (0 turns it off), or :class:`ValueError`."""
+    seconds = _number("the settle time", value)
+    if not 0 <= seconds <= MAX_SETTLE_SECONDS:
+        raise ValueError(
+            f"the settle time must be at least 0 and at most {MAX_SETTLE_SECONDS:g} s "
+            f"(it is waited on a new visitor's request), got {value!r}"
+        )
+    return seconds
+
+
+def check_negative_cache(value: object) -> float:
+    """How long "no data" is reused, in seconds (0: never), or :class:`ValueError`."""
+    seconds = _number("the negative cache time", value)
+    if seconds < 0:
+        raise ValueError(f"the negative cache time must not be negative, got {value!r}")
+    return seconds
+
+
+def settle_schedule(budget: float) -> tuple[float, ...]:
+    """When to ask again after a "no data" answer: seconds after it, rising.
+
+    Every millisecond from 2 to 6 ms, where p0f's answers fall on an idle
+    machine, then in steps growing by half up to 5 ms, and at ``budget``
+    last.  ``budget=0`` gives no retry at all.
+    """
+    if budget <= 0:
+        return ()
+    offsets: list[float] = []
+    moment, step = 0.002, 0.001
+    while moment < budget - 1e-9:
+        offsets.append(round(moment, 6))
+        if moment >= 0.006:
+            step = min(step * 1.5, 0.005)
+        moment += step
+    if offsets and budget - offsets[-1] < 0.001:
+        offsets.pop()  # no two asks closer than a millisecond
+    offsets.append(budget)
+    return tuple(offsets)
+
+
+def check_idle_timeout(value: object) -> float | None:
+    """Seconds an idle connection to p0f stays open (``None``: for ever)."""
+    return validate_idle_timeout(value)
 
 
 def check_backoff(initial: object, maximum: object) -> tuple[float, float]:
@@ -201,7 +285,87 @@ def client_address(
     return address
 
 
+# -- what a request gets ---------------------------------------------------------
+
+
+class LookupStatus(enum.Enum):
+    """Why a :class:`P0fLookup` holds the answer it holds."""
+
+    ANSWERED = "answered"
+    """p0f answered; ``answer`` is what it knows."""
+    NO_DATA = "no data"
+    """p0f has no data on the address (still none after the settle time)."""
+    NO_ADDRESS = "no address"
+    """The client's address is unknown (a Unix socket peer, a garbled
+    ``X-Forwarded-For`` from a trusted proxy); nothing was asked."""
+    UNAVAILABLE = "unavailable"
+    """p0f could not be asked, or failed (logged to ``p0f.web``); lookups
+    pause for a while."""
+    DISABLED = "disabled"
+    """Nothing was asked: lookups are switched off (Django's
+    ``P0F_ENABLED = False``), or the middleware did not see the request."""
+
+
+@attrs.frozen(kw_only=True)
+class P0fLookup:
+    """What a middleware found out about one request's client.
+
+    ``answer`` is p0f's answer (also in ``request.p0f``, ``environ["p0f"]``
+    or ``scope["state"]["p0f"]``), or ``None``; ``address`` is the address
+    that was looked up: the peer's, or the client's named by a trusted
+    proxy; ``status`` says why ``answer`` is what it is; ``cached`` whether
+    it came from the middleware's cache rather than from p0f just now.
+    """
+
+    answer: P0fResponse | None
+    address: IPAddress | None
+    status: LookupStatus
+    cached: bool = False
+    user_agent: UserAgentCheck | None = None
+    """This request's own User-Agent against ``answer``
+    (:func:`p0f.check_user_agent`: p0f's ``bad_sw`` check, done here so that
+    it works behind TLS), made for every request even when ``answer`` came
+    from the cache (``unknown`` when p0f had no answer); ``None`` when the
+    check is switched off, or lookups are (``DISABLED``)."""
+
+
+def with_user_agent(
+    found: P0fLookup, rules: UaOsRules | None, user_agent: str | None
+) -> P0fLookup:
+    """``found`` with the request's User-Agent check; as is when ``rules``
+    is ``None`` (the check is off) or lookups are switched off."""
+    if rules is None or found.status is LookupStatus.DISABLED:
+        return found
+    return P0fLookup(
+        answer=found.answer,
+        address=found.address,
+        status=found.status,
+        cached=found.cached,
+        user_agent=check_user_agent(user_agent, found.answer, rules=rules),
+    )
+
+
+_NO_ADDRESS: Final = P0fLookup(answer=None, address=None, status=LookupStatus.NO_ADDRESS)
+_DISABLED: Final = P0fLookup(answer=None, address=None, status=LookupStatus.DISABLED)
+
+
+def not_looked_up() -> P0fLookup:
+    """What a request gets while lookups are switched off, or when the
+    middleware did not run."""
+    return _DISABLED
+
+
 # -- the cache --------------------------------------------------------------
+
+
+@attrs.frozen
+class CacheEntry:
+    """One cached answer: when it was asked, and whether it was asked again
+    for the HTTP fields already."""
+
+    answer: P0fResponse | None
+    asked_at: float
+    rechecked: bool = False
 
 
 class _Miss(enum.Enum):
@@ -213,9 +377,11 @@ MISS: Final = _Miss.MISS
 
 
 class AnswerCache:
-    """Answers (``None`` for "no data" too) kept ``seconds`` per address.
+    """Answers kept ``seconds`` per address, "no data" (``None``) only
+    ``negative_seconds``; safe to share between threads.
 
-    Safe to share between threads; ``seconds=0`` keeps nothing.
+    ``seconds=0`` keeps nothing; ``negative_seconds`` is never longer than
+    ``seconds``.
     """
 
     def __init__(
@@ -223,26 +389,37 @@ class AnswerCache:
         seconds: float = DEFAULT_CACHE_SECONDS,
         maxsize: int = DEFAULT_CACHE_SIZE,
         *,
+        negative_seconds: float = DEFAULT_NEGATIVE_CACHE_SECONDS,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self.seconds: Final = seconds
-        self._lock = threading.Lock()  # TTLCache is not thread-safe
-        self._cache: TTLCache[IPAddress, Answer] | None = (
-            TTLCache(maxsize=maxsize, ttl=seconds, timer=timer) if seconds > 0 else None
+        self.negative_seconds: Final = min(negative_seconds, seconds)
+        self.timer: Final = timer
+        self._lock = threading.Lock()  # the cachetools caches are not thread-safe
+        self._cache: TLRUCache[IPAddress, CacheEntry, float] | None = (
+            TLRUCache(maxsize=maxsize, ttu=self._expiry, timer=timer) if seconds > 0 else None
         )
+
+    def _expiry(self, address: IPAddress, entry: CacheEntry, now: float) -> float:
+        return now + (self.seconds if entry.answer is not None else self.negative_seconds)
+
+    def entry(self, address: IPAddress) -> CacheEntry | None:
+        """What is held for ``address``, with when it was asked."""
+        if self._cache is None:
+            return None
+        with self._lock:
+            return self._cache.get(address)
 
     def get(self, address: IPAddress) -> Answer | _Miss:
         """The answer held for ``address``, or :data:`MISS`."""
-        if self._cache is None:
-            return MISS
-        with self._lock:
-            return self._cache.get(address, MISS)
+        entry = self.entry(address)
+        return MISS if entry is None else entry.answer
 
-    def put(self, address: IPAddress, answer: Answer) -> None:
+    def put(self, address: IPAddress, answer: Answer, *, rechecked: bool = False) -> None:
         """Hold ``answer`` for ``address`` from now on."""
-        if self._cache is not None:
+        if self._cache is not None and (answer is not None or self.negative_seconds > 0):
             with self._lock:
-                self._cache[address] = answer
+                self._cache[address] = CacheEntry(answer, self.timer(), rechecked)
 
     def clear(self) -> None:
         """Forget every answer."""
@@ -285,6 +462,7 @@ class Backoff:
         self._delay = initial
         self._retry_at: float | None = None  # None: closed
         self._probing = False
+        self._down_since: float | None = None
 
     def is_open(self) -> bool:
         """Whether the daemon is considered down (lookups paused or probing)."""
@@ -312,6 +490,7 @@ class Backoff:
             now = self._timer()
             if self._retry_at is None:
                 self._delay = self.initial
+                self._down_since = now
             elif self._probing:
                 self._delay = min(self._delay * 2, self.maximum)
             else:
@@ -320,12 +499,17 @@ class Backoff:
             self._retry_at = now + self._delay
             return self._delay
 
-    def success(self) -> None:
-        """Record an answer: the daemon is up, ask freely again."""
+    def success(self) -> float | None:
+        """Record an answer: the daemon is up, ask freely again.
+
+        Returns how long it had been down, or ``None`` if it was not.
+        """
         with self._lock:
+            down_since, self._down_since = self._down_since, None
             self._retry_at = None
             self._probing = False
             self._delay = self.initial
+        return None if down_since is None else self._timer() - down_since
 
 
 # -- one lookup ---------------------------------------------------------------
@@ -343,12 +527,65 @@ class AsyncQuerier(Protocol):
     async def query(self, address: Address) -> P0fResponse: ...
 
 
+class _Ask(enum.Enum):
+    ASK = enum.auto()
+
+
+_ASK: Final = _Ask.ASK
+# A lookup's plan yields _ASK (send back the answer, None for "no data", or
+# the exception) or seconds to sleep (send back None); see Lookup._plan.
+_Step: TypeAlias = "_Ask | float"
+_Outcome: TypeAlias = "P0fResponse | None | Exception"
+
+
+def has_http(answer: P0fResponse) -> bool:
+    """Whether p0f had seen an HTTP request from the host when it answered."""
+    return answer.http_name is not None
+
+
+def describe_failure(exc: BaseException, socket_path: str | None = None) -> str:
+    """What went wrong, in words: no ``[Errno N]``, and "nobody is
+    listening" or "permission denied" where the operating system's words
+    would leave the reader guessing.  (The client already says "not a
+    socket" for a file or a directory.)"""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror and text.startswith("[Errno"):
+        text = exc.strerror  # an OSError built the operating system's way
+    if socket_path is None or not isinstance(exc, P0fConnectError):
+        return text
+    code = exc.errno
+    if code == errno.ENOENT:
+        return f"there is no socket at {socket_path} (is p0f running, with -s {socket_path}?)"
+    if code in (errno.EACCES, errno.EPERM):
+        return (
+            f"permission denied connecting to {socket_path} "
+            "(p0f's socket must be writable by this process)"
+        )
+    if code == errno.ECONNREFUSED:
+        try:
+            mode = os.stat(socket_path).st_mode
+        except OSError:
+            return text
+        if stat.S_ISSOCK(mode):
+            return f"nobody is listening on {socket_path} (p0f stopped?)"
+    return text
+
+
 class Lookup:
     """Cache, back-off and the query: what a middleware does per request.
 
     :meth:`lookup` and :meth:`alookup` never raise for the daemon's sake: no
     data, a daemon that cannot be reached or answers wrongly all come back
-    as ``None``; failures are logged to ``p0f.web`` and pause lookups.
+    as an answer of ``None``; failures are logged to ``p0f.web`` and pause
+    lookups, and the end of an outage is logged once.
+
+    When p0f has no data on an address, it is asked again on the
+    :func:`settle_schedule` of ``settle`` seconds: p0f records a new
+    connection a few milliseconds after it opened, often after the
+    application asks.  A cached answer without HTTP fields is asked again
+    once, when a request comes at least ``http_recheck`` seconds after it
+    was asked, by which time p0f has seen the HTTP request sent with it
+    (unless the site is served over TLS, which p0f cannot read).
     """
 
     def __init__(
@@ -356,110 +593,196 @@ class Lookup:
         cache: AnswerCache | None = None,
         backoff: Backoff | None = None,
         *,
+        settle: float = DEFAULT_SETTLE_SECONDS,
+        http_recheck: float | None = None,
+        socket_path: str | None = None,
         log: logging.Logger = logger,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.cache: Final = AnswerCache() if cache is None else cache
         self.backoff: Final = Backoff() if backoff is None else backoff
+        self.settle: Final = settle
+        self.http_recheck: Final = (
+            max(settle, DEFAULT_SETTLE_SECONDS) if http_recheck is None else http_recheck
+        )
+        self.socket_path = socket_path
+        self._schedule: Final = settle_schedule(settle)
         self._log = log
+        self._sleep = sleep
 
-    def _known(self, address: IPAddress) -> Answer | _Miss:
-        # What can be said without asking: a cached answer, or None while
-        # the daemon is known to be down; MISS when it must be asked.
-        hit = self.cache.get(address)
-        if hit is not MISS:
-            return hit
-        return MISS if self.backoff.allow() else None
+    def _plan(self, address: IPAddress) -> Generator[_Step, _Outcome, P0fLookup]:
+        # The one lookup logic, for the sync and the async driver alike.
+        timer = self.cache.timer
+        entry = self.cache.entry(address)
+        rechecking = False
+        if entry is not None:
+            answer = entry.answer
+            if (
+                answer is None
+                or has_http(answer)
+                or entry.rechecked
+                or timer() - entry.asked_at < self.http_recheck
+            ):
+                return self._result(address, answer, cached=True)
+            rechecking = True
+        if not self.backoff.allow():
+            if entry is not None:  # p0f is down: the answer held will do
+                return self._result(address, entry.answer, cached=True)
+            return P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+        outcome = yield _ASK
+        start = timer()
+        for offset in self._schedule:
+            if outcome is not None:
+                break
+            delay = offset - (timer() - start)
+            if delay > 0:
+                yield delay
+            outcome = yield _ASK
+        if isinstance(outcome, Exception):
+            self._failed(address, outcome)
+            if entry is not None:
+                return self._result(address, entry.answer, cached=True)
+            return P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+        down_for = self.backoff.success()
+        if down_for is not None:
+            self._log.warning("p0f answers again, after %.1f s of failed lookups", down_for)
+        self.cache.put(address, outcome, rechecked=rechecking)
+        return self._result(address, outcome, cached=False)
 
-    def lookup(self, client: SyncQuerier, address: IPAddress | None) -> Answer:
+    @staticmethod
+    def _result(address: IPAddress, answer: Answer, *, cached: bool) -> P0fLookup:
+        status = LookupStatus.NO_DATA if answer is None else LookupStatus.ANSWERED
+        return P0fLookup(answer=answer, address=address, status=status, cached=cached)
+
+    def lookup(self, client: SyncQuerier, address: IPAddress | None) -> P0fLookup:
         """What p0f knows about ``address``, asked with a blocking client."""
         if address is None:
-            return None
-        known = self._known(address)
-        if known is not MISS:
-            return known
+            return _NO_ADDRESS
+        plan = self._plan(address)
         try:
-            answer: Answer = client.query(address)
-        except NoMatchError:
-            answer = None
-        except Exception as exc:
-            self._failed(address, exc)
-            return None
-        return self._answered(address, answer)
+            step = next(plan)
+            while True:
+                if step is _ASK:
+                    outcome: _Outcome
+                    try:
+                        outcome = client.query(address)
+                    except NoMatchError:
+                        outcome = None
+                    except Exception as exc:
+                        outcome = exc
+                    step = plan.send(outcome)
+                else:
+                    self._sleep(step)
+                    step = plan.send(None)
+        except StopIteration as done:
+            result: P0fLookup = done.value
+            return result
 
-    async def alookup(self, client: AsyncQuerier, address: IPAddress | None) -> Answer:
+    async def alookup(self, client: AsyncQuerier, address: IPAddress | None) -> P0fLookup:
         """What p0f knows about ``address``, asked with an async client."""
         if address is None:
-            return None
-        known = self._known(address)
-        if known is not MISS:
-            return known
+            return _NO_ADDRESS
+        plan = self._plan(address)
         try:
-            answer: Answer = await client.query(address)
-        except NoMatchError:
-            answer = None
-        except Exception as exc:
-            self._failed(address, exc)
-            return None
-        return self._answered(address, answer)
-
-    def _answered(self, address: IPAddress, answer: Answer) -> Answer:
-        self.backoff.success()
-        self.cache.put(address, answer)
-        return answer
+            step = next(plan)
+            while True:
+                if step is _ASK:
+                    outcome: _Outcome
+                    try:
+                        outcome = await client.query(address)
+                    except NoMatchError:
+                        outcome = None
+                    except Exception as exc:
+                        outcome = exc
+                    step = plan.send(outcome)
+                else:
+                    await asyncio.sleep(step)
+                    step = plan.send(None)
+        except StopIteration as done:
+            result: P0fLookup = done.value
+            return result
 
     def _failed(self, address: IPAddress, exc: Exception) -> None:
         pause = self.backoff.failure()
         if not isinstance(exc, P0fError):
             # Not one of the client's documented failures: a bug somewhere,
             # still no reason to fail the request.
-            self._log.exception("p0f lookup of %s failed unexpectedly", address)
+            self._log.error(
+                "p0f lookup of %s failed unexpectedly", address, exc_info=exc
+            )
         elif pause is not None:
             self._log.warning(
-                "p0f lookup of %s failed (%s: %s); skipping lookups for %g s",
+                "p0f lookup of %s failed: %s; skipping lookups for %g s",
                 address,
-                type(exc).__name__,
-                exc,
+                describe_failure(exc, self.socket_path),
                 pause,
             )
         else:
-            self._log.debug("p0f lookup of %s failed too: %s", address, exc)
+            self._log.debug(
+                "p0f lookup of %s failed too: %s", address, describe_failure(exc, self.socket_path)
+            )
 
 
 class MiddlewareSettings:
     """What the ASGI and WSGI middleware make of their keyword arguments,
-    checked at once (:class:`ValueError`)."""
+    checked at once (:class:`TypeError` for what is not a number,
+    :class:`ValueError` for a value out of range)."""
 
     def __init__(
         self,
         *,
+        socket_path: str | os.PathLike[str],
         timeout: float,
         cache_seconds: float,
         cache_size: int,
+        negative_cache_seconds: float,
+        settle_seconds: float,
         trusted_proxies: Iterable[str | IPAddress | Network] | None,
         backoff: float,
         max_backoff: float,
+        idle_timeout: float | None,
+        user_agent_check: bool = True,
+        ua_os_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.trusted_proxies: Final = parse_trusted_proxies(trusted_proxies)
+        #: The ``ua_os`` rules (read once per process and file), or ``None``
+        #: when the User-Agent check is off.
+        self.ua_rules: Final = load_ua_os(ua_os_file) if user_agent_check else None
         self.lookup: Final[Lookup] = build_lookup(
             cache_seconds=cache_seconds,
             cache_size=cache_size,
+            negative_cache_seconds=negative_cache_seconds,
+            settle_seconds=settle_seconds,
             backoff=backoff,
             max_backoff=max_backoff,
+            socket_path=socket_path,
         )
         self.timeout: Final = check_timeout(timeout)
+        self.idle_timeout: Final = check_idle_timeout(idle_timeout)
 
 
 def build_lookup(
     *,
     cache_seconds: object = DEFAULT_CACHE_SECONDS,
     cache_size: object = DEFAULT_CACHE_SIZE,
+    negative_cache_seconds: object = DEFAULT_NEGATIVE_CACHE_SECONDS,
+    settle_seconds: object = DEFAULT_SETTLE_SECONDS,
     backoff: object = DEFAULT_BACKOFF,
     max_backoff: object = DEFAULT_MAX_BACKOFF,
+    socket_path: str | os.PathLike[str] | None = None,
 ) -> Lookup:
-    """A :class:`Lookup` from settings, checked; :class:`ValueError` if bad."""
+    """A :class:`Lookup` from settings, checked; :class:`TypeError` or
+    :class:`ValueError` if bad."""
     seconds, size = check_cache(cache_seconds, cache_size)
+    negative = check_negative_cache(negative_cache_seconds)
+    settle = check_settle(settle_seconds)
     first, longest = check_backoff(backoff, max_backoff)
-    return Lookup(AnswerCache(seconds, size), Backoff(first, longest))
+    return Lookup(
+        AnswerCache(seconds, size, negative_seconds=negative),
+        Backoff(first, longest),
+        settle=settle,
+        socket_path=None if socket_path is None else os.fspath(socket_path),
+    )
 
 
 # -- one async client per event loop ------------------------------------------

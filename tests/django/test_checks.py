@@ -13,6 +13,8 @@ from django.test import override_settings
 from p0f.django.checks import check_settings
 from p0f.testing import FakeP0f
 
+from ..privileges import forbidden_socket, unprivileged
+
 
 def ids() -> list[str]:
     return [message.id for message in check_settings() if message.id is not None]
@@ -27,6 +29,8 @@ def test_a_good_configuration_passes(fake_p0f: FakeP0f) -> None:
         P0F_CACHE_SIZE=100,
         P0F_BACKOFF=0.5,
         P0F_MAX_BACKOFF=60,
+        P0F_SETTLE_SECONDS=0.01,
+        P0F_NEGATIVE_CACHE_SECONDS=0.5,
     ):
         assert check_settings() == []
 
@@ -62,9 +66,13 @@ def test_e002_path_is_not_a_socket(tmp_path: Path) -> None:
     regular = tmp_path / "p0f.sock"
     regular.write_text("")
     with override_settings(P0F_SOCKET=str(regular)):
-        assert ids() == ["p0f.E002"]
+        (message,) = check_settings()
+    assert message.id == "p0f.E002"
+    assert message.msg == f"The p0f socket path {str(regular)!r} is not a socket but a regular file."
     with override_settings(P0F_SOCKET=tmp_path):  # a directory, as a PathLike
-        assert ids() == ["p0f.E002"]
+        (message,) = check_settings()
+    assert message.id == "p0f.E002"
+    assert "is not a socket but a directory" in message.msg
 
 
 def test_w001_socket_missing(tmp_path: Path) -> None:
@@ -74,12 +82,34 @@ def test_w001_socket_missing(tmp_path: Path) -> None:
     assert message.level == checks.WARNING
 
 
-def test_a_bare_unix_socket_passes(tmp_path: Path) -> None:
+def test_a_listening_unix_socket_passes(tmp_path: Path) -> None:
     path = os.path.join(tmp_path, "s")
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(path)
+        listener.listen()
         with override_settings(P0F_SOCKET=path):
             assert ids() == []
+
+
+def test_w002_nobody_listening(tmp_path: Path) -> None:
+    # What a killed p0f leaves behind: the socket file, and no one on it.
+    path = os.path.join(tmp_path, "s")
+    with socket.socket(socket.AF_UNIX) as stale:
+        stale.bind(path)
+        with override_settings(P0F_SOCKET=path):
+            (message,) = check_settings()
+    assert message.id == "p0f.W002"
+    assert message.level == checks.WARNING
+    assert message.msg == f"Nobody is listening on the p0f socket {path!r}."
+    assert "[Errno" not in message.msg + (message.hint or "")
+
+
+def test_w003_permission_denied() -> None:
+    with forbidden_socket() as path, override_settings(P0F_SOCKET=path):
+        found = unprivileged(lambda: repr([(m.id, m.msg) for m in check_settings()]))
+    assert found == repr(
+        [("p0f.W003", f"This process may not connect to the p0f socket {path!r} (permission denied).")]
+    )
 
 
 @pytest.mark.parametrize("value", [0, -1, 10.5, float("nan"), float("inf"), "1", True, None])
@@ -122,6 +152,26 @@ def test_e006_backoff_settings(first: object, longest: object, fake_p0f: FakeP0f
         assert ids() == ["p0f.E006"]
 
 
+@pytest.mark.parametrize("value", [-0.01, 1.5, "0.025", None, float("nan")])
+def test_e007_settle_seconds(value: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_SETTLE_SECONDS=value):
+        assert ids() == ["p0f.E007"]
+
+
+@pytest.mark.parametrize("value", [-1, "1", float("inf")])
+def test_e005_negative_cache_seconds(value: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_NEGATIVE_CACHE_SECONDS=value):
+        assert ids() == ["p0f.E005"]
+
+
+@pytest.mark.parametrize("value", [-1, "never", float("nan")])
+def test_e008_idle_timeout(value: object, fake_p0f: FakeP0f) -> None:
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_IDLE_TIMEOUT=value):
+        assert ids() == ["p0f.E008"]
+    with override_settings(P0F_SOCKET=fake_p0f.socket_path, P0F_IDLE_TIMEOUT=None):
+        assert ids() == []
+
+
 def test_several_problems_are_all_reported(tmp_path: Path) -> None:
     with override_settings(
         P0F_SOCKET=str(tmp_path),
@@ -129,5 +179,6 @@ def test_several_problems_are_all_reported(tmp_path: Path) -> None:
         P0F_TRUSTED_PROXIES="10.0.0.0/8",
         P0F_CACHE_SIZE=0,
         P0F_BACKOFF=0,
+        P0F_SETTLE_SECONDS=-1,
     ):
-        assert ids() == ["p0f.E002", "p0f.E003", "p0f.E004", "p0f.E005", "p0f.E006"]
+        assert ids() == ["p0f.E002", "p0f.E003", "p0f.E004", "p0f.E005", "p0f.E006", "p0f.E007"]

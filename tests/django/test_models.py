@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import time
 from collections.abc import Callable
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client, override_settings
 
@@ -17,6 +18,7 @@ from hypothesis import given
 
 from p0f import BadSoftware, MatchQuality, P0fResponse
 from p0f._rules import RULES
+from p0f.django.management.commands.p0f_prune import parse_age
 from p0f.django.models import P0fRecord
 from p0f.testing import sample_response
 
@@ -192,3 +194,46 @@ def test_every_answer_is_stored_and_read_back(response: P0fResponse) -> None:
     record.full_clean()
     record.save()
     assert P0fRecord.objects.get(pk=record.pk).to_response() == response
+
+
+# -- p0f_prune: keep records short ----------------------------------------------
+
+
+def aged(address: str, days: float) -> P0fRecord:
+    seen = int(time.time() - days * 86400)
+    response = P0fResponse.from_raw(sample_response(first_seen=seen - 60, last_seen=seen))
+    record = P0fRecord.from_response(address, response)
+    record.save()
+    return record
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_p0f_prune_deletes_records_older_than_the_age(use_tz: bool) -> None:
+    with override_settings(USE_TZ=use_tz):
+        aged("192.0.2.1", 40)
+        aged("192.0.2.2", 31)
+        kept = [aged("192.0.2.3", 29), aged("192.0.2.4", 0)]
+        out = io.StringIO()
+        call_command("p0f_prune", "--older-than", "30d", "--dry-run", stdout=out)
+        assert out.getvalue() == "2 p0f records are older than 30d; none deleted\n"
+        assert P0fRecord.objects.count() == 4
+        out = io.StringIO()
+        call_command("p0f_prune", "--older-than", "30d", stdout=out)
+        assert out.getvalue() == "deleted 2 p0f records older than 30d\n"
+        assert sorted(P0fRecord.objects.values_list("pk", flat=True)) == [r.pk for r in kept]
+        call_command("p0f_prune", "--older-than", "12h", stdout=io.StringIO())
+        assert list(P0fRecord.objects.values_list("address", flat=True)) == ["192.0.2.4"]
+
+
+@pytest.mark.parametrize(
+    ("age", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("2h", 7200), ("1.5d", 129600), ("2W", 1209600)]
+)
+def test_p0f_prune_ages(age: str, seconds: float) -> None:
+    assert parse_age(age) == dt.timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("age", ["", "30 days", "-1d", "d", "0"])
+def test_p0f_prune_refuses_what_is_no_age(age: str) -> None:
+    with pytest.raises(CommandError):
+        call_command("p0f_prune", "--older-than", age)

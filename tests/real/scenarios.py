@@ -218,15 +218,29 @@ def firefox_request(
     return _request(headers)
 
 
-def chrome_request(*, language: str = "ja,en-US;q=0.8,en;q=0.6") -> bytes:
+def chrome_request(
+    *, ua: str = CHROME_LINUX_UA, language: str = "ja,en-US;q=0.8,en;q=0.6"
+) -> bytes:
     """Headers in the order of p0f.fp's ``s:!:Chrome:51.x or newer``."""
     return _request([
         ("Host", "localhost"),
         ("Connection", "keep-alive"),
         ("Upgrade-Insecure-Requests", "1"),
-        ("User-Agent", CHROME_LINUX_UA),
+        ("User-Agent", ua),
         ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
         ("Accept-Encoding", "gzip, deflate, sdch"),
+        ("Accept-Language", language),
+    ])
+
+
+def safari_request(*, ua: str, language: str = "en-us") -> bytes:
+    """Headers in the order of p0f.fp's ``s:!:Safari:7 or newer``."""
+    return _request([
+        ("Host", "localhost"),
+        ("Accept-Encoding", "gzip, deflate"),
+        ("Connection", "keep-alive"),
+        ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+        ("User-Agent", ua),
         ("Accept-Language", language),
     ])
 
@@ -245,10 +259,13 @@ def _synack(src: IPAddress, dst: IPAddress, *, sport: int, dport: int, seq: int,
     )
 
 
-def http_session(src: IPAddress, shape: SynShape, request: bytes) -> None:
-    """SYN, SYN+ACK, ACK, then one segment holding ``request``."""
+def http_session(
+    src: IPAddress, shape: SynShape, request: bytes, *, sport: int | None = None
+) -> None:
+    """SYN, SYN+ACK, ACK, then one segment holding ``request`` (any bytes:
+    what p0f does not take for HTTP, it ignores, as it does TLS)."""
     server = server_for(src)
-    sport = new_port()
+    sport = sport if sport is not None else new_port()
     cseq, sseq = _rng.randint(1, 2**31), _rng.randint(1, 2**31)
     ack = ip_layer(src, server, ttl=shape.ttl, df=shape.df) / TCP(
         sport=sport, dport=80, flags="A", seq=cseq + 1, ack=sseq + 1, window=256)
@@ -385,6 +402,12 @@ def _mac(wscale: int) -> SynShape:
     options = list(_MAC_OPTIONS)
     options[2] = ("WScale", wscale)
     return SynShape(64, 65535, options)
+
+
+def mac_syn(wscale: int = 3) -> SynShape:
+    """An Apple SYN; p0f 3.09b names it by the window scale: 1 or 3 ``Mac OS X``
+    10.x, 4 ``MacOS X`` 10.9 or newer, 2 ``iOS``."""
+    return _mac(wscale)
 
 
 SCENARIOS: Final[tuple[Scenario, ...]] = (

@@ -3,24 +3,35 @@
 Reading lazily keeps ``override_settings`` working.  Defaults live here and
 nowhere else.
 
-=========================  ==========  =================================================
-Setting                    Default     Meaning
-=========================  ==========  =================================================
-``P0F_SOCKET``             (none)      Path of p0f's API socket (its ``-s``).  The 2014
-                                       name ``P0FSOCKET`` is read when this is not set.
-``P0F_ENABLED``            ``True``    ``False`` makes the middleware set
-                                       ``request.p0f = None`` without asking.  The 2014
-                                       name ``P0FENABLED`` is read when this is not set.
-``P0F_TIMEOUT``            ``0.5``     Seconds to wait for the daemon, more than 0 and
-                                       at most 10.
-``P0F_CACHE_SECONDS``      ``30``      How long an answer is reused; 0 for never.
-``P0F_CACHE_SIZE``         ``10000``   How many addresses the cache holds at most.
-``P0F_TRUSTED_PROXIES``    ``()``      Addresses or networks of reverse proxies whose
-                                       ``X-Forwarded-For`` is believed.  Empty: the
-                                       header is ignored and ``REMOTE_ADDR`` looked up.
-``P0F_BACKOFF``            ``1``       Seconds lookups pause after the daemon fails.
-``P0F_MAX_BACKOFF``        ``30``      The pause doubles while it stays down, up to this.
-=========================  ==========  =================================================
+================================  ==========  ==================================================
+Setting                           Default     Meaning
+================================  ==========  ==================================================
+``P0F_SOCKET``                    (none)      Path of p0f's API socket (its ``-s``).  The 2014
+                                              name ``P0FSOCKET`` is read when this is not set.
+``P0F_ENABLED``                   ``True``    ``False`` makes the middleware ask nothing
+                                              (``request.p0f = None``).  The 2014 name
+                                              ``P0FENABLED`` is read when this is not set.
+``P0F_TIMEOUT``                   ``0.5``     Seconds to wait for the daemon, more than 0 and
+                                              at most 10.
+``P0F_SETTLE_SECONDS``            ``0.02``    How long to keep asking when p0f has no data
+                                              yet on a new visitor; 0 to ask once.  At most 1.
+``P0F_CACHE_SECONDS``             ``30``      How long an answer is reused; 0 for never.
+``P0F_NEGATIVE_CACHE_SECONDS``    ``1``       How long a "no data" answer is reused (never
+                                              longer than ``P0F_CACHE_SECONDS``); 0 for never.
+``P0F_CACHE_SIZE``                ``10000``   How many addresses the cache holds at most.
+``P0F_TRUSTED_PROXIES``           ``()``      Addresses or networks of reverse proxies whose
+                                              ``X-Forwarded-For`` is believed.  Empty: the
+                                              header is ignored and ``REMOTE_ADDR`` looked up.
+``P0F_IDLE_TIMEOUT``              ``0``       Seconds a connection to p0f that is owed nothing
+                                              stays open; 0 gives it back at once (p0f serves
+                                              few connections), ``None`` keeps it for ever.
+``P0F_BACKOFF``                   ``1``       Seconds lookups pause after the daemon fails.
+``P0F_MAX_BACKOFF``               ``30``      The pause doubles while it stays down, up to this.
+``P0F_USER_AGENT_CHECK``          ``True``    ``False`` turns the User-Agent check off:
+                                              ``request.p0f_lookup.user_agent`` is ``None``.
+``P0F_UA_OS_FILE``                (none)      The ``p0f.fp`` the daemon reads, for its
+                                              ``ua_os`` rules; none: p0f 3.09b's built in.
+================================  ==========  ==================================================
 """
 
 from __future__ import annotations
@@ -35,11 +46,17 @@ from .._web import (
     DEFAULT_BACKOFF,
     DEFAULT_CACHE_SECONDS,
     DEFAULT_CACHE_SIZE,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BACKOFF,
+    DEFAULT_NEGATIVE_CACHE_SECONDS,
+    DEFAULT_SETTLE_SECONDS,
     DEFAULT_TIMEOUT,
     Network,
     check_backoff,
     check_cache,
+    check_idle_timeout,
+    check_negative_cache,
+    check_settle,
     check_timeout,
     parse_trusted_proxies,
 )
@@ -55,14 +72,19 @@ DEFAULTS: Final[dict[str, object]] = {
     "P0F_TIMEOUT": DEFAULT_TIMEOUT,
     "P0F_CACHE_SECONDS": DEFAULT_CACHE_SECONDS,
     "P0F_CACHE_SIZE": DEFAULT_CACHE_SIZE,
+    "P0F_NEGATIVE_CACHE_SECONDS": DEFAULT_NEGATIVE_CACHE_SECONDS,
+    "P0F_SETTLE_SECONDS": DEFAULT_SETTLE_SECONDS,
+    "P0F_IDLE_TIMEOUT": DEFAULT_IDLE_TIMEOUT,
     "P0F_TRUSTED_PROXIES": (),
     "P0F_BACKOFF": DEFAULT_BACKOFF,
     "P0F_MAX_BACKOFF": DEFAULT_MAX_BACKOFF,
+    "P0F_USER_AGENT_CHECK": True,
+    "P0F_UA_OS_FILE": None,
 }
 OLD_NAMES: Final = {"P0F_SOCKET": "P0FSOCKET", "P0F_ENABLED": "P0FENABLED"}
 
 
-def _improper(name: str, exc: ValueError) -> ImproperlyConfigured:
+def _improper(name: str, exc: TypeError | ValueError) -> ImproperlyConfigured:
     return ImproperlyConfigured(f"{name}: {exc}")
 
 
@@ -102,7 +124,7 @@ class P0fSettings:
     def P0F_TIMEOUT(self) -> float:
         try:
             return check_timeout(self.raw("P0F_TIMEOUT"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_TIMEOUT", exc) from None
 
     @property
@@ -114,10 +136,31 @@ class P0fSettings:
         return self._cache()[1]
 
     @property
+    def P0F_NEGATIVE_CACHE_SECONDS(self) -> float:
+        try:
+            return check_negative_cache(self.raw("P0F_NEGATIVE_CACHE_SECONDS"))
+        except (TypeError, ValueError) as exc:
+            raise _improper("P0F_NEGATIVE_CACHE_SECONDS", exc) from None
+
+    @property
+    def P0F_SETTLE_SECONDS(self) -> float:
+        try:
+            return check_settle(self.raw("P0F_SETTLE_SECONDS"))
+        except (TypeError, ValueError) as exc:
+            raise _improper("P0F_SETTLE_SECONDS", exc) from None
+
+    @property
+    def P0F_IDLE_TIMEOUT(self) -> float | None:
+        try:
+            return check_idle_timeout(self.raw("P0F_IDLE_TIMEOUT"))
+        except (TypeError, ValueError) as exc:
+            raise _improper("P0F_IDLE_TIMEOUT", exc) from None
+
+    @property
     def P0F_TRUSTED_PROXIES(self) -> tuple[Network, ...]:
         try:
             return parse_trusted_proxies(self.raw("P0F_TRUSTED_PROXIES"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_TRUSTED_PROXIES", exc) from None
 
     @property
@@ -128,16 +171,32 @@ class P0fSettings:
     def P0F_MAX_BACKOFF(self) -> float:
         return self._backoff()[1]
 
+    @property
+    def P0F_USER_AGENT_CHECK(self) -> bool:
+        return bool(self.raw("P0F_USER_AGENT_CHECK"))
+
+    @property
+    def P0F_UA_OS_FILE(self) -> str | None:
+        value = self.raw("P0F_UA_OS_FILE")
+        if value is None:
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise ImproperlyConfigured(f"P0F_UA_OS_FILE must be a path, got {value!r}")
+        path = os.fspath(value)
+        if not isinstance(path, str):
+            raise ImproperlyConfigured(f"P0F_UA_OS_FILE must be a str path, got {value!r}")
+        return path
+
     def _cache(self) -> tuple[float, int]:
         try:
             return check_cache(self.raw("P0F_CACHE_SECONDS"), self.raw("P0F_CACHE_SIZE"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_CACHE_SECONDS / P0F_CACHE_SIZE", exc) from None
 
     def _backoff(self) -> tuple[float, float]:
         try:
             return check_backoff(self.raw("P0F_BACKOFF"), self.raw("P0F_MAX_BACKOFF"))
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise _improper("P0F_BACKOFF / P0F_MAX_BACKOFF", exc) from None
 
 

@@ -8,10 +8,17 @@ anything that reads ``request.p0f``).  It works in sync (WSGI) and async
 data on the client, the client's address is unknown, ``P0F_ENABLED`` is
 false, or the daemon cannot be reached or answers wrongly.  Failures are
 logged to the ``p0f.web`` logger and never reach the view.
+``request.p0f_lookup`` is a :class:`P0fLookup`: the answer again, the
+address that was looked up (the client's behind trusted proxies, not
+``REMOTE_ADDR``) and why the answer is what it is.
 
 Each process keeps one blocking client (:class:`p0f.P0f`, shared by all
 threads) and, in async stacks, one :class:`p0f.AsyncP0f` per event loop;
-answers are cached per address (``P0F_CACHE_SECONDS``); after a failure,
+their connection to p0f is given back as soon as nothing is owed on it
+(``P0F_IDLE_TIMEOUT = 0``), since p0f serves only a few connections at once;
+answers are cached per address (``P0F_CACHE_SECONDS``, "no data" for
+``P0F_NEGATIVE_CACHE_SECONDS``); a new visitor p0f has not recorded yet is
+asked about again for up to ``P0F_SETTLE_SECONDS``; after a failure,
 lookups pause (``P0F_BACKOFF``, doubling up to ``P0F_MAX_BACKOFF``) so that
 requests do not each wait on a dead daemon.  Settings are read at the first
 request, and again after any ``P0F*`` setting changes (``override_settings``
@@ -35,10 +42,31 @@ from django.http.response import HttpResponseBase
 from .._async import AsyncP0f
 from .._models import P0fResponse
 from .._sync import P0f
-from .._web import IPAddress, Lookup, Network, PerLoop, build_lookup, client_address
+from .._useragent import UaOsError, load_ua_os
+from .._web import (
+    IPAddress,
+    Lookup,
+    LookupStatus,
+    Network,
+    P0fLookup,
+    PerLoop,
+    build_lookup,
+    client_address,
+    not_looked_up,
+    with_user_agent,
+)
 from .conf import conf
 
-__all__ = ["P0fHttpRequest", "P0fMiddleware", "aclose", "get_p0f", "reset"]
+__all__ = [
+    "LookupStatus",
+    "P0fHttpRequest",
+    "P0fLookup",
+    "P0fMiddleware",
+    "aclose",
+    "get_lookup",
+    "get_p0f",
+    "reset",
+]
 
 
 class P0fHttpRequest(HttpRequest):
@@ -46,11 +74,18 @@ class P0fHttpRequest(HttpRequest):
 
     ::
 
+        from django.http import HttpResponse
+
+        from p0f.django.middleware import P0fHttpRequest
+
+
         def view(request: P0fHttpRequest) -> HttpResponse:
             os_name = request.p0f.os_name if request.p0f else None
+            return HttpResponse(f"{request.p0f_lookup.address}: {os_name}")
     """
 
     p0f: P0fResponse | None
+    p0f_lookup: P0fLookup
 
 
 def get_p0f(request: HttpRequest) -> P0fResponse | None:
@@ -59,20 +94,38 @@ def get_p0f(request: HttpRequest) -> P0fResponse | None:
     return answer if isinstance(answer, P0fResponse) else None
 
 
+def get_lookup(request: HttpRequest) -> P0fLookup:
+    """``request.p0f_lookup``, typed; when the middleware did not run, a
+    lookup with no answer, no address and :attr:`LookupStatus.DISABLED`."""
+    found = getattr(request, "p0f_lookup", None)
+    return found if isinstance(found, P0fLookup) else not_looked_up()
+
+
 class _Runtime:
     """What one set of settings makes: the clients, the cache, the back-off."""
 
     def __init__(self) -> None:
         self.enabled: Final = conf.P0F_ENABLED
         self.trusted: Final[tuple[Network, ...]] = conf.P0F_TRUSTED_PROXIES
+        try:
+            # Read once per process and file; None turns the check off.
+            self.ua_rules: Final = (
+                load_ua_os(conf.P0F_UA_OS_FILE) if conf.P0F_USER_AGENT_CHECK else None
+            )
+        except (OSError, UaOsError) as exc:
+            raise ImproperlyConfigured(f"P0F_UA_OS_FILE: {exc}") from exc
+        socket_path = conf.P0F_SOCKET
         self.lookup: Final[Lookup] = build_lookup(
             cache_seconds=conf.P0F_CACHE_SECONDS,
             cache_size=conf.P0F_CACHE_SIZE,
+            negative_cache_seconds=conf.P0F_NEGATIVE_CACHE_SECONDS,
+            settle_seconds=conf.P0F_SETTLE_SECONDS,
             backoff=conf.P0F_BACKOFF,
             max_backoff=conf.P0F_MAX_BACKOFF,
+            socket_path=socket_path,
         )
-        socket_path = conf.P0F_SOCKET
         timeout = conf.P0F_TIMEOUT
+        idle = conf.P0F_IDLE_TIMEOUT
         if socket_path is None:
             if self.enabled:
                 raise ImproperlyConfigured(
@@ -80,8 +133,10 @@ class _Runtime:
                     "to run without p0f"
                 )
             socket_path = "unused"  # never connected to while disabled
-        self.client: Final = P0f(socket_path, timeout=timeout)
-        self.async_clients: Final = PerLoop(lambda: AsyncP0f(socket_path, timeout=timeout))
+        self.client: Final = P0f(socket_path, timeout=timeout, idle_timeout=idle)
+        self.async_clients: Final = PerLoop(
+            lambda: AsyncP0f(socket_path, timeout=timeout, idle_timeout=idle)
+        )
 
     def address(self, request: HttpRequest) -> IPAddress | None:
         meta = request.META
@@ -146,8 +201,16 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_on_setting_changed, dispatch_uid="p0f.django.middleware")
 
 
+def _annotate(request: HttpRequest, found: P0fLookup, runtime: _Runtime) -> None:
+    # The User-Agent check is this request's own, even for a cached answer.
+    found = with_user_agent(found, runtime.ua_rules, request.META.get("HTTP_USER_AGENT"))
+    tagged = cast(P0fHttpRequest, request)
+    tagged.p0f = found.answer
+    tagged.p0f_lookup = found
+
+
 class P0fMiddleware:
-    """Sets ``request.p0f``; sync and async capable."""
+    """Sets ``request.p0f`` and ``request.p0f_lookup``; sync and async capable."""
 
     sync_capable = True
     async_capable = True
@@ -172,22 +235,22 @@ class P0fMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         runtime = _get_runtime()
-        answer = None
+        found = not_looked_up()
         if runtime.enabled:
-            answer = runtime.lookup.lookup(runtime.client, runtime.address(request))
-        cast(P0fHttpRequest, request).p0f = answer
+            found = runtime.lookup.lookup(runtime.client, runtime.address(request))
+        _annotate(request, found, runtime)
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         runtime = _get_runtime()
-        answer = None
+        found = not_looked_up()
         if runtime.enabled:
-            answer = await runtime.lookup.alookup(
+            found = await runtime.lookup.alookup(
                 runtime.async_clients.get(), runtime.address(request)
             )
-        cast(P0fHttpRequest, request).p0f = answer
+        _annotate(request, found, runtime)
         result = self.get_response(request)
         assert not isinstance(result, HttpResponseBase)
         return await result
