@@ -488,7 +488,8 @@ def test_lookup_failures_give_none_pause_and_log(
     error: Exception, caplog: pytest.LogCaptureFixture
 ) -> None:
     setup = Setup()
-    client = StubClient(error, answer("Windows"))
+    windows = answer("Windows")  # built once: its times come from the clock
+    client = StubClient(error, windows)
     with caplog.at_level(logging.WARNING, logger="p0f.web"):
         found = setup.lookup.lookup(client, A)
         assert found == P0fLookup(answer=None, address=A, status=LookupStatus.UNAVAILABLE)
@@ -501,7 +502,7 @@ def test_lookup_failures_give_none_pause_and_log(
     caplog.clear()
     setup.clock.now += 1.5
     with caplog.at_level(logging.INFO, logger="p0f.web"):
-        assert setup.lookup.lookup(client, A).answer == answer("Windows")
+        assert setup.lookup.lookup(client, A).answer == windows
     assert not setup.lookup.backoff.is_open()
     (back,) = caplog.records  # one line when p0f is back
     assert back.getMessage() == "p0f answers again, after 1.5 s of failed lookups"
@@ -532,10 +533,11 @@ def test_alookup_does_the_same_with_an_async_client(caplog: pytest.LogCaptureFix
     clock = Clock()
     lookup = Lookup(AnswerCache(30, 10, timer=clock), Backoff(1, 30, timer=clock), settle=0.005)
     linux = answer()
+    windows = answer("Windows")  # built once: its times come from the clock
     client = AsyncStubClient(
         linux,
         no_match(),
-        answer("Windows"),  # after one settle retry
+        windows,  # after one settle retry
         P0fConnectionError("down"),
         RuntimeError("bug"),
     )
@@ -552,7 +554,7 @@ def test_alookup_does_the_same_with_an_async_client(caplog: pytest.LogCaptureFix
         ]
 
     with caplog.at_level(logging.WARNING, logger="p0f.web"):
-        assert asyncio.run(scenario()) == [linux, linux, answer("Windows"), None, None, None]
+        assert asyncio.run(scenario()) == [linux, linux, windows, None, None, None]
         assert client.asked == [A, B, B, c]
         clock.now += 1
         assert asyncio.run(lookup.alookup(client, c)).answer is None  # the bug
