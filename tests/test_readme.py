@@ -1,25 +1,113 @@
-"""The README's Python examples are at least valid Python, and its set-up
-commands are the ones the Makefile and CI run."""
+"""The Python examples in README.md (and in the hand-written pages under
+docs/) type-check with ``mypy --strict``, as users' code would, and the
+set-up commands they give are the ones the Makefile and CI run.
+
+An example that uses a name it does not define (the user's ``app``, an
+``answer`` from an earlier example) gets it from an HTML comment right
+above the block, invisible on GitHub and PyPI::
+
+    <!-- typecheck-context:
+    from p0f import P0fResponse
+    answer: P0fResponse
+    -->
+    ```python
+    ...
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import attrs
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.DOTALL)
+
+#: Pages docs/conf.py writes from README.md at each build (not committed).
+GENERATED = ("docs/index.md", "docs/guide/", "docs/_build/", "docs/reference/")
+
+_BLOCK = re.compile(
+    r"(?:<!--\s*typecheck-context:[ \t]*\n(?P<context>.*?)-->[ \t]*\n)?"
+    r"^```python[ \t]*\n(?P<code>.*?)^```",
+    flags=re.DOTALL | re.MULTILINE,
+)
+
+
+@attrs.frozen
+class Example:
+    source: str  # "README.md:42", where the block's code starts
+    context: str
+    code: str
+
+    def module(self) -> str:
+        return f"# {self.source}\n{self.context}{self.code}"
+
+
+def _markdown_files() -> list[Path]:
+    pages = sorted((ROOT / "docs").rglob("*.md")) if (ROOT / "docs").is_dir() else []
+    hand_written = [
+        page for page in pages if not page.relative_to(ROOT).as_posix().startswith(GENERATED)
+    ]
+    return [ROOT / "README.md", *hand_written]
+
+
+def _examples() -> list[Example]:
+    found = []
+    for path in _markdown_files():
+        text = path.read_text(encoding="utf-8")
+        for match in _BLOCK.finditer(text):
+            line = text.count("\n", 0, match.start("code")) + 1
+            found.append(
+                Example(
+                    source=f"{path.relative_to(ROOT).as_posix()}:{line}",
+                    context=match.group("context") or "",
+                    code=match.group("code"),
+                )
+            )
+    return found
+
+
+EXAMPLES = _examples()
 
 
 def test_readme_has_python_examples() -> None:
-    assert len(BLOCKS) >= 4
+    assert sum(e.source.startswith("README.md:") for e in EXAMPLES) >= 7
 
 
-@pytest.mark.parametrize("number", range(len(BLOCKS)))
-def test_python_example_compiles(number: int) -> None:
-    compile(BLOCKS[number], f"README.md example {number + 1}", "exec")
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.source for e in EXAMPLES])
+def test_python_example_compiles(example: Example) -> None:
+    compile(example.module(), example.source, "exec")
+
+
+def test_python_examples_type_check(tmp_path: Path) -> None:
+    """Each example is a module of its own, checked with ``mypy --strict``
+    against the installed package, as a user's code would be."""
+    files = []
+    for number, example in enumerate(EXAMPLES):
+        path = tmp_path / f"example_{number:02d}.py"
+        path.write_text(example.module(), encoding="utf-8")
+        files.append(str(path))
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\nstrict = True\nwarn_unreachable = True\n", encoding="utf-8")
+    # A cache per interpreter, so that runs side by side (nox) never share one.
+    cache = ROOT / ".mypy_cache" / "examples" / hashlib.sha1(sys.prefix.encode()).hexdigest()[:12]
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(cache), *files],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = result.stdout + result.stderr
+    for number, example in enumerate(EXAMPLES):
+        report = report.replace(f"example_{number:02d}.py", f"[{example.source}] example_{number:02d}.py")
+    assert result.returncode == 0, report
+    assert f"no issues found in {len(files)} source files" in result.stdout
 
 
 def test_the_two_commands_are_real_targets() -> None:
