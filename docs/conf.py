@@ -25,6 +25,9 @@ The pages:
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
 import shutil
 import sys
@@ -33,8 +36,12 @@ from pathlib import Path
 import django
 from django.conf import settings
 from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util import logging
 
 DOCS = Path(__file__).resolve().parent
+logger = logging.getLogger(__name__)
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -74,7 +81,7 @@ html_title = f"p0f-client {release}"
 myst_heading_anchors = 4
 autosummary_generate = True
 autosummary_ignore_module_all = True  # the template's module list; autodoc keeps __all__
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {"members": True, "undoc-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
@@ -97,8 +104,46 @@ def _hide_private_bases(app: object, name: str, obj: object, options: object, ba
     ]
 
 
+def _undocumented_data() -> dict[str, list[str]]:
+    """For each public module, the values (not classes, functions or
+    modules) that its ``__all__`` exports but that have no doc comment in
+    the module itself: imported ones (``p0f.QUERY_SIZE``, ``p0f.Address``)
+    and bare aliases (``p0f.asgi.Scope``).  ``automodule`` skips those, so
+    the module template lists them with ``autodata``."""
+    found: dict[str, list[str]] = {}
+    names = ["p0f"] + [info.name for info in pkgutil.walk_packages(p0f.__path__, "p0f.")]
+    for name in names:
+        if any(part.startswith("_") for part in name.split(".")):
+            continue
+        module = importlib.import_module(name)
+        documented = {attr for (_, attr) in ModuleAnalyzer.for_module(name).find_attr_docs()}
+        found[name] = [
+            export
+            for export in getattr(module, "__all__", ())
+            if export not in documented
+            and not inspect.isclass(getattr(module, export))
+            and not inspect.isroutine(getattr(module, export))
+            and not inspect.ismodule(getattr(module, export))
+        ]
+    return found
+
+
+autosummary_context = {"undocumented_data": _undocumented_data()}
+
+
+def _check_exports_documented(app: Sphinx, env: BuildEnvironment) -> None:
+    """Warn (so fail, with -W) for any name a public module exports in
+    ``__all__`` that the reference does not document."""
+    documented = set(env.domains.python_domain.objects)
+    for module in _undocumented_data():
+        for export in getattr(importlib.import_module(module), "__all__", ()):
+            if f"{module}.{export}" not in documented:
+                logger.warning("%s.%s is exported but not in the API reference", module, export)
+
+
 def setup(app: Sphinx) -> None:
     app.connect("autodoc-process-bases", _hide_private_bases)
+    app.connect("env-check-consistency", _check_exports_documented)
 
 
 # --- The guide, from README.md ----------------------------------------------
