@@ -1,10 +1,16 @@
-"""The Python examples in README.md (and in the hand-written pages under
-docs/) type-check with ``mypy --strict``, as users' code would, and the
-set-up commands they give are the ones the Makefile and CI run.
+"""The Python examples of the documentation type-check with ``mypy
+--strict``, as users' code would, and the set-up commands README.md gives
+are the ones the Makefile and CI run.
+
+The examples: the ```` ```python ```` blocks of README.md (the guide) and of
+the hand-written pages under docs/, and the literal blocks (after ``::``) of
+the docstrings of the public modules (the API reference; Sphinx shows them
+as Python, so they must be Python; a shell example there goes in a
+``.. code-block:: console``).
 
 An example that uses a name it does not define (the user's ``app``, an
-``answer`` from an earlier example) gets it from an HTML comment right
-above the block, invisible on GitHub and PyPI::
+``answer`` from an earlier example) gets it from a comment right above the
+block, invisible in the rendered page.  In Markdown::
 
     <!-- typecheck-context:
     from p0f import P0fResponse
@@ -12,12 +18,24 @@ above the block, invisible on GitHub and PyPI::
     -->
     ```python
     ...
+
+and in a docstring (a reST comment)::
+
+    .. typecheck-context:
+       from p0f.asgi import ASGIApp
+       app: ASGIApp
+
+    Wrap the application::
+
+        app = P0fMiddleware(app, "/var/run/p0f.sock")
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
+import textwrap
 import subprocess
 import sys
 from pathlib import Path
@@ -72,11 +90,74 @@ def _examples() -> list[Example]:
     return found
 
 
-EXAMPLES = _examples()
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _indented_block(lines: list[str], start: int, base: int) -> tuple[list[str], int]:
+    """The lines from ``start`` indented deeper than ``base`` (blank lines
+    included), and the index after them."""
+    end = start
+    while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > base):
+        end += 1
+    return lines[start:end], end
+
+
+def _docstring_examples(path: Path) -> list[Example]:
+    found = []
+    relative = path.relative_to(ROOT).as_posix()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        docstring = ast.get_docstring(node, clean=True)
+        if not docstring:
+            continue
+        first_line = node.body[0].lineno
+        lines = docstring.splitlines()
+        context, i = "", 0
+        while i < len(lines):
+            line = lines[i]
+            if line.strip().startswith(".. typecheck-context:"):
+                block, i = _indented_block(lines, i + 1, _indent(line))
+                context = textwrap.dedent("\n".join(block)).strip() + "\n"
+            elif line.rstrip().endswith("::") and not line.lstrip().startswith(".."):
+                start = i + 1
+                block, i = _indented_block(lines, start, _indent(line))
+                code = textwrap.dedent("\n".join(block)).strip() + "\n"
+                blank = next((n for n, text in enumerate(block) if text.strip()), 0)
+                found.append(Example(f"{relative}:{first_line + start + blank}", context, code))
+                context = ""
+            else:
+                i += 1
+    return found
+
+
+def _public_modules() -> list[Path]:
+    """The modules the API reference shows: no part of the name starts
+    with ``_`` (``__init__.py`` stands for its package), no migrations."""
+    src = ROOT / "src"
+    modules = []
+    for path in sorted((src / "p0f").rglob("*.py")):
+        parts = path.relative_to(src).with_suffix("").parts
+        if path.name == "__init__.py":
+            parts = parts[:-1]
+        if "migrations" in parts or any(part.startswith("_") for part in parts):
+            continue
+        modules.append(path)
+    return modules
+
+
+EXAMPLES = _examples() + [e for m in _public_modules() for e in _docstring_examples(m)]
 
 
 def test_readme_has_python_examples() -> None:
     assert sum(e.source.startswith("README.md:") for e in EXAMPLES) >= 7
+
+
+def test_docstrings_have_python_examples() -> None:
+    assert sum(e.source.startswith("src/p0f/__init__.py:") for e in EXAMPLES) >= 1
+    assert sum(e.source.startswith("src/") for e in EXAMPLES) >= 6
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.source for e in EXAMPLES])

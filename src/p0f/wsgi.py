@@ -1,5 +1,11 @@
 """WSGI middleware: what p0f knows about the client, in ``environ["p0f"]``.
 
+.. typecheck-context:
+   from wsgiref.types import WSGIApplication
+   class Flask:
+       wsgi_app: WSGIApplication
+   app = Flask()
+
 ::
 
     from p0f.wsgi import P0fMiddleware

@@ -44,10 +44,15 @@ __all__ = ["P0fHttpRequest", "P0fMiddleware", "aclose", "get_p0f", "reset"]
 class P0fHttpRequest(HttpRequest):
     """A request the middleware has seen; annotate views with it.
 
+    .. typecheck-context:
+       from django.http import HttpResponse
+       from p0f.django.middleware import P0fHttpRequest
+
     ::
 
         def view(request: P0fHttpRequest) -> HttpResponse:
             os_name = request.p0f.os_name if request.p0f else None
+            return HttpResponse(os_name or "unknown")
     """
 
     p0f: P0fResponse | None
