@@ -21,6 +21,6 @@ bench: setup
 	.venv/bin/python -m benchmarks
 
 docs: setup
-	rm -rf docs/_build/html
+	rm -rf docs/_build/html docs/reference
 	.venv/bin/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
 	@echo "docs: docs/_build/html/index.html"

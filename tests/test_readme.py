@@ -197,3 +197,59 @@ def test_the_two_commands_are_real_targets() -> None:
     assert re.search(r"^demo:", makefile, flags=re.MULTILINE)
     assert re.search(r"^test:", makefile, flags=re.MULTILINE)
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _noxfile_value(name: str) -> object:
+    """A literal assigned at the top of noxfile.py (read, not imported:
+    importing it puts pyenv's Pythons on this process's PATH)."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return ast.literal_eval(value)
+    raise AssertionError(f"noxfile.py assigns no {name}")
+
+
+def test_support_table_names_the_sessions_that_prove_it() -> None:
+    """Every cell of README's support table names a session noxfile.py
+    defines, and every combination noxfile.py tests is in the table."""
+    django = _noxfile_value("DJANGO")
+    main = _noxfile_value("MAIN")
+    assert isinstance(django, dict) and isinstance(main, tuple)
+    defined = {
+        f"tests({python}-django{series})" for series, (_, pythons) in django.items() for python in pythons
+    }
+    section = README.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[0]: cells[1:]
+        for line in section.splitlines()
+        if line.startswith("| 3.")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    header = next(line for line in section.splitlines() if line.startswith("| Python"))
+    series = [c.strip().split()[1] for c in header.strip("|").split("|")[1:]]
+    assert series == list(django)
+    for python, cells in rows.items():
+        for dj, cell in zip(series, cells):
+            name = f"tests({python}-django{dj})"
+            if (python, dj) == main:
+                assert cell == "`make test`"
+            elif name in defined:
+                assert cell == f"`{name}`"
+            else:
+                assert cell.startswith("no:"), (python, dj, cell)
+    tested_pythons = {name.split("(")[1].split("-")[0] for name in defined}
+    assert set(rows) == tested_pythons
+    real_daemon = _noxfile_value("REAL_DAEMON")
+    minimums = _noxfile_value("MINIMUMS")
+    assert isinstance(real_daemon, set) and isinstance(minimums, tuple)
+    for python, dj in real_daemon:
+        assert f"`tests({python}-django{dj})`" in section
+    for pin in minimums:
+        package, _, version = pin.partition("==")
+        assert f"{package} {version}".lower() in section.lower(), pin
