@@ -27,7 +27,15 @@ PACKAGE = ROOT / "src" / "p0f"
 
 #: In the sdist besides the package: what a packager needs to rebuild the
 #: wheel and run the tests.
-SDIST_MUST_HAVE = ("pyproject.toml", "README.md", "LICENSE.txt", "CHANGELOG.md", "tests/conftest.py")
+SDIST_MUST_HAVE = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE.txt",
+    "CHANGELOG.md",
+    "tests/conftest.py",
+    "noxfile.py",
+    "docs/conf.py",
+)
 #: Never in the sdist: local state of a checkout.
 SDIST_MUST_NOT_HAVE = (".venv/", ".nox/", ".git/", "dist/", "__pycache__/", ".mypy_cache/", "docs/_build/")
 #: Extras that are tools for working on this project, not features of it.
