@@ -239,7 +239,10 @@ def test_client_dropped_with_answers_owed_does_not_close_early(
 
     fake_p0f.add_host("192.0.2.1")
     client = P0f(fake_p0f.socket_path, timeout=0.1)
-    fake_p0f.inject(Fault(delay=0.4))
+    # The answer comes long after the timeout, so the drainer is surely
+    # still waiting for it below, even on a loaded machine (0.4 s here
+    # once failed in CI, with three test sessions side by side).
+    fake_p0f.inject(Fault(delay=2.0))
     with pytest.raises(P0fTimeoutError):
         client.query("192.0.2.1")
     del client
