@@ -25,6 +25,7 @@ The pages:
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -32,6 +33,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import django
 from django.conf import settings
@@ -104,40 +106,89 @@ def _hide_private_bases(app: object, name: str, obj: object, options: object, ba
     ]
 
 
-def _undocumented_data() -> dict[str, list[str]]:
-    """For each public module, the values (not classes, functions or
-    modules) that its ``__all__`` exports but that have no doc comment in
-    the module itself: imported ones (``p0f.QUERY_SIZE``, ``p0f.Address``)
-    and bare aliases (``p0f.asgi.Scope``).  ``automodule`` skips those, so
-    the module template lists them with ``autodata``."""
-    found: dict[str, list[str]] = {}
-    names = ["p0f"] + [info.name for info in pkgutil.walk_packages(p0f.__path__, "p0f.")]
-    for name in names:
-        if any(part.startswith("_") for part in name.split(".")):
+def _modules() -> list[str]:
+    """Every module of the package, the package first."""
+    return ["p0f"] + sorted(info.name for info in pkgutil.walk_packages(p0f.__path__, "p0f."))
+
+
+def _is_public(module: str) -> bool:
+    parts = module.split(".")
+    return "migrations" not in parts and not any(part.startswith("_") for part in parts)
+
+
+def _assignment(module: str, name: str) -> tuple[str | None, str] | None:
+    """Where ``module`` assigns ``name`` at its top level: the value's source
+    (on one line, if short) and the doc comment, or ``None``."""
+    path = importlib.import_module(module).__file__
+    source = Path(path or "").read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
             continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            text = " ".join((ast.get_source_segment(source, value) or "").split())
+            doc = ModuleAnalyzer.for_module(module).find_attr_docs().get(("", name), [])
+            return (text if 0 < len(text) <= 70 else None), "\n".join(doc).strip()
+    return None
+
+
+def _api() -> dict[str, dict[str, Any]]:
+    """What each public module's reference page shows besides what
+    ``automodule`` finds by itself (the module template reads this):
+
+    * ``data``: the values (not classes, functions or modules) its
+      ``__all__`` exports that have no doc comment in the module itself.
+      ``automodule`` skips those, and ``autodata`` would show the
+      docstring of their type (``int``'s); they are written out with the
+      value and doc comment from the module that assigns them.
+    * ``elsewhere``: classes and functions it re-exports that a module
+      before it (the package first) already documents; they are listed
+      with a link instead of being documented twice.
+    """
+    modules = _modules()
+    home: dict[int, str] = {}
+    api: dict[str, dict[str, Any]] = {}
+    for name in filter(_is_public, modules):
         module = importlib.import_module(name)
         documented = {attr for (_, attr) in ModuleAnalyzer.for_module(name).find_attr_docs()}
-        found[name] = [
-            export
-            for export in getattr(module, "__all__", ())
-            if export not in documented
-            and not inspect.isclass(getattr(module, export))
-            and not inspect.isroutine(getattr(module, export))
-            and not inspect.ismodule(getattr(module, export))
-        ]
-    return found
+        data: list[dict[str, str | None]] = []
+        elsewhere: dict[str, str] = {}
+        for export in getattr(module, "__all__", ()):
+            obj = getattr(module, export)
+            if inspect.isclass(obj) or inspect.isroutine(obj):
+                first = home.setdefault(id(obj), f"{name}.{export}")
+                if first.rpartition(".")[0] != name:  # an alias in one module stays
+                    elsewhere[export] = first
+            elif not inspect.ismodule(obj) and export not in documented:
+                origin = next(
+                    (
+                        found
+                        for other in [name, *modules]
+                        if getattr(importlib.import_module(other), export, None) is obj
+                        and (found := _assignment(other, export)) is not None
+                    ),
+                    (None, ""),
+                )
+                data.append({"name": export, "value": origin[0], "doc": origin[1]})
+        api[name] = {"data": data, "elsewhere": elsewhere}
+    return api
 
 
-autosummary_context = {"undocumented_data": _undocumented_data()}
+API = _api()
+autosummary_context = {"api": API}
 
 
 def _check_exports_documented(app: Sphinx, env: BuildEnvironment) -> None:
     """Warn (so fail, with -W) for any name a public module exports in
     ``__all__`` that the reference does not document."""
     documented = set(env.domains.python_domain.objects)
-    for module in _undocumented_data():
+    for module, plan in API.items():
         for export in getattr(importlib.import_module(module), "__all__", ()):
-            if f"{module}.{export}" not in documented:
+            target = plan["elsewhere"].get(export, f"{module}.{export}")
+            if target not in documented:
                 logger.warning("%s.%s is exported but not in the API reference", module, export)
 
 
