@@ -23,7 +23,7 @@ from p0f import (
     encode_response,
     normalize_address,
 )
-from p0f._codec import Pipeline, decode_query
+from p0f._codec import decode_query
 from p0f.testing import no_match_response, sample_response
 
 from .strategies import addresses, raw_responses
@@ -211,26 +211,3 @@ def test_encode_response_rejects_what_the_format_cannot_carry(
 ) -> None:
     with pytest.raises(ValueError):
         encode_response(attrs.evolve(sample_response(), **changes))
-
-
-def test_pipeline_matches_answers_to_tokens_in_order() -> None:
-    pipe = Pipeline()
-    pipe.send("192.0.2.1", "first")
-    pipe.send("192.0.2.2", "second")
-    a = encode_response(sample_response(total_conn=1))
-    b = encode_response(sample_response(total_conn=2))
-    assert pipe.missing() == 464
-    assert pipe.receive(a[:100]) == []
-    assert pipe.partial == 100
-    done = pipe.receive(a[100:] + b[:1])
-    assert [(t, r.total_conn) for t, r in done] == [("first", 1)]
-    done = pipe.receive(b[1:])
-    assert [(t, r.total_conn) for t, r in done] == [("second", 2)]
-    assert pipe.owed == 0
-
-
-def test_pipeline_rejects_bytes_nobody_asked_for() -> None:
-    pipe = Pipeline()
-    pipe.send("192.0.2.1")
-    with pytest.raises(ProtocolError, match="more than"):
-        pipe.receive(encode_response(sample_response()) + b"\0")

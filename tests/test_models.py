@@ -232,87 +232,74 @@ def test_converters_are_private_instances() -> None:
     assert cattrs.global_converter.unstructure(T_DT) == before
 
 
-# -- lazily built records behave like eagerly built ones ----------------------
+# -- decoded records are plain slotted attrs, like hand-built ones ------------
 
 
-def lazy_and_eager(**wire: int | str) -> tuple[RawResponse, RawResponse]:
-    eager = sample_response(**wire)
-    return decode_response(eager.to_bytes()), eager
+def decoded_and_built(**wire: int | str) -> tuple[RawResponse, RawResponse]:
+    built = sample_response(**wire)
+    return decode_response(built.to_bytes()), built
 
 
-def test_lazy_raw_equals_eager_in_every_way() -> None:
-    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
-    assert hash(lazy) == hash(eager)
-    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
-    assert lazy == eager and eager == lazy
-    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
-    assert repr(lazy) == repr(eager)
-    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
-    assert attrs.asdict(lazy) == attrs.asdict(eager)
-    lazy, eager = lazy_and_eager(os_name="Windows", distance=-1)
-    assert lazy["os_name"] == "Windows"
-    assert vars(lazy) == vars(eager)
+def test_decoded_raw_equals_built_in_every_way() -> None:
+    decoded, built = decoded_and_built(os_name="Windows", distance=-1)
+    assert decoded == built and built == decoded
+    assert hash(decoded) == hash(built)
+    assert repr(decoded) == repr(built)
+    assert attrs.asdict(decoded) == attrs.asdict(built)
+    assert attrs.astuple(decoded) == attrs.astuple(built)
+    assert decoded["os_name"] == "Windows"
     with pytest.raises(AttributeError, match="no_such"):
-        getattr(lazy, "no_such")
+        getattr(decoded, "no_such")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        lazy.os_name = "x"  # type: ignore[misc]  # frozen on purpose
+        decoded.os_name = "x"  # type: ignore[misc]  # frozen on purpose
 
 
-def test_lazy_parsed_equals_eager_in_every_way() -> None:
+@pytest.mark.parametrize("record_type", [RawResponse, P0fResponse])
+def test_records_are_slotted_with_no_instance_dict(record_type: type) -> None:
+    decoded = decode_response(sample_response(last_nat=T).to_bytes())
+    record = decoded if record_type is RawResponse else P0fResponse.from_raw(decoded)
+    assert "__slots__" in vars(record_type)
+    assert not hasattr(record, "__dict__")
+    assert "__getattr__" not in vars(record_type)
+    # Every field is set once built: nothing is left to compute on reading.
+    for field in attrs.fields(record_type):
+        assert field.name in dir(record)
+        object.__getattribute__(record, field.name)
+
+
+def test_parsed_record_holds_its_values_once_built() -> None:
     raw = sample_response(os_name="Windows", last_nat=T, uptime_min=5)
-    lazy = P0fResponse.from_raw(decode_response(raw.to_bytes()))
-    eager = make_json_converter().structure(
+    decoded = P0fResponse.from_raw(decode_response(raw.to_bytes()))
+    built = make_json_converter().structure(
         make_json_converter().unstructure(P0fResponse.from_raw(raw)), P0fResponse
     )
-    assert lazy == eager and hash(lazy) == hash(eager)
-    assert repr(lazy) == repr(eager)
-    assert lazy.uptime_sec == 300
+    assert decoded == built and hash(decoded) == hash(built)
+    assert repr(decoded) == repr(built)
+    assert decoded.uptime_sec == 300
+    assert decoded.first_seen is decoded.first_seen
     with pytest.raises(AttributeError):
-        getattr(lazy, "no_such")
+        getattr(decoded, "no_such")
 
 
-def test_lazy_records_pickle_and_copy() -> None:
+def test_records_pickle_and_copy() -> None:
     import copy
     import pickle
 
-    lazy, eager = lazy_and_eager(os_name="Linux")
-    assert pickle.loads(pickle.dumps(lazy)) == eager
-    assert copy.copy(lazy) == eager
-    parsed_lazy = P0fResponse.from_raw(decode_response(eager.to_bytes()))
-    assert pickle.loads(pickle.dumps(parsed_lazy)) == P0fResponse.from_raw(eager)
-    assert copy.deepcopy(parsed_lazy).os_name == "Linux"
-
-
-def test_lazy_fields_filled_by_racing_threads() -> None:
-    import threading
-
-    for _ in range(200):
-        lazy, _eager = lazy_and_eager(os_name="Linux", total_conn=9)
-        parsed_lazy = P0fResponse.from_raw(lazy)
-        seen: list[object] = []
-        barrier = threading.Barrier(4)
-
-        def read(
-            name: str, lazy: RawResponse = lazy, parsed_lazy: P0fResponse = parsed_lazy
-        ) -> None:
-            barrier.wait()
-            seen.append(getattr(lazy, name))
-            seen.append(getattr(parsed_lazy, name))
-
-        threads = [
-            threading.Thread(target=read, args=(name,))
-            for name in ("os_name", "total_conn", "os_name", "total_conn")
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sorted(map(str, seen)) == ["9"] * 4 + ["Linux"] * 4
+    decoded, built = decoded_and_built(os_name="Linux")
+    assert pickle.loads(pickle.dumps(decoded)) == built
+    assert copy.copy(decoded) == built
+    parsed_decoded = P0fResponse.from_raw(decoded)
+    restored = pickle.loads(pickle.dumps(parsed_decoded))
+    assert restored == P0fResponse.from_raw(built)
+    assert restored.raw == decoded
+    assert copy.deepcopy(parsed_decoded).os_name == "Linux"
 
 
 def test_bad_enum_in_hand_built_raw_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="BadSoftware"):
-        P0fResponse.from_raw(sample_response(bad_sw=7)).bad_sw
+        P0fResponse.from_raw(sample_response(bad_sw=7))
+    with pytest.raises(ValueError, match="MatchQuality"):
+        P0fResponse.from_raw(sample_response(os_match_q=4))
 
 
 def test_evolve_derives_a_matching_raw() -> None:

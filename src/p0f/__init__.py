@@ -18,9 +18,6 @@ from __future__ import annotations
 from ._async import AsyncP0f
 from ._base import DEFAULT_TIMEOUT
 from ._codec import (
-    QUERY_MAGIC,
-    QUERY_SIZE,
-    RESPONSE_SIZE,
     Address,
     decode_response,
     encode_query,
@@ -32,14 +29,17 @@ from ._errors import (
     BadQueryError,
     InvalidAddressError,
     NoMatchError,
+    P0fConnectError,
     P0fConnectionError,
+    P0fConnectionLostError,
     P0fError,
     P0fException,
     P0fTimeoutError,
     ProtocolError,
 )
-from ._models import RESPONSE_MAGIC, P0fResponse, RawResponse
+from ._models import P0fResponse, RawResponse
 from ._sync import P0f
+from ._wire import QUERY_MAGIC, QUERY_SIZE, RESPONSE_MAGIC, RESPONSE_SIZE
 
 __version__ = "2.0.0.dev0"
 
@@ -53,7 +53,9 @@ __all__ = [
     "MatchQuality",
     "NoMatchError",
     "P0f",
+    "P0fConnectError",
     "P0fConnectionError",
+    "P0fConnectionLostError",
     "P0fError",
     "P0fException",
     "P0fResponse",

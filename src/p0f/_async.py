@@ -12,25 +12,31 @@ import asyncio
 import enum
 import os
 import socket
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Final, Literal, TypeAlias, cast, overload
+from typing import Final, Literal, TypeAlias, TypeVar, cast, overload
 
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
-from ._codec import (
-    QUERY_SIZE,
-    Address,
-    Pipeline,
-    check_status,
-    encode_query,
-    owed_bytes,
-    parse,
-    parse_or_none,
+from ._base import (
+    CONNECT_RETRY,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    connect_failure,
+    queue_full,
+    unanswered,
 )
-from ._errors import P0fConnectionError, P0fError, P0fTimeoutError, ProtocolError
+from ._codec import Address, check_status, encode_query, parse, parse_or_none
+from ._connection import MANY_WINDOW, Pipeline, owed_bytes
+from ._errors import (
+    P0fConnectionError,
+    P0fConnectionLostError,
+    P0fError,
+    P0fTimeoutError,
+    ProtocolError,
+)
 from ._models import P0fResponse, RawResponse
-from ._sync import _hand_to_drainer
+from . import _drain
 
 _READ_SIZE: Final = 65536
 
@@ -40,6 +46,7 @@ DEFAULT_MAX_CONNECTIONS: Final = 1
 p0f answers from one single-threaded loop, so a second connection adds no
 speed; one pipelined connection serves any number of callers."""
 
+_T = TypeVar("_T")
 _Answer: TypeAlias = "asyncio.Future[RawResponse]"
 _Failure: TypeAlias = Callable[[], P0fError]
 
@@ -82,9 +89,10 @@ class _Connection(asyncio.BufferedProtocol):
         timeout: float,
         grace: float,
         on_closed: Callable[[_Connection], None],
+        idle: float | None = None,
     ) -> None:
         self.state = _State.CONNECTING
-        self.pipe = Pipeline()
+        self.pipe: Pipeline[_Answer] = Pipeline()
         #: The connection died without a byte since it last sat idle: it was
         #: probably dead before its callers used it (the daemon restarted).
         self.stale = False
@@ -94,11 +102,8 @@ class _Connection(asyncio.BufferedProtocol):
         self._grace = grace
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
-        self._unsent = bytearray()  # queries queued while connecting
-        self._written = 0  # queries handed to the transport
-        self._received = 0  # answer bytes read
-        self._busy_mark: int | None = None  # _received when it last left idle
-        self._broken = False  # after a protocol error: count bytes, decode none
+        self._idle = idle  # the client's idle_timeout
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._why: _Failure = _gone_error  # what a late submit fails with
         self._hand_off_timer: asyncio.TimerHandle | None = None
         # Callers' deadlines in the order they asked; all share one timeout,
@@ -106,7 +111,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._deadlines: deque[tuple[float, _Answer]] = deque()
         self._expiry: asyncio.TimerHandle | None = None
         self._timeout = timeout
-        self._outgoing = bytearray()  # written once per turn of the loop
+        # Queries not yet written: those asked while connecting, then those
+        # of one turn of the loop, written together.
+        self._outgoing = bytearray()
         # Reads land in one buffer, kept for the connection's life: asyncio's
         # plain protocols allocate a fresh 256 KiB object for every read.
         self._inbuf = memoryview(bytearray(_READ_SIZE))
@@ -143,14 +150,13 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.usable:
             answer.set_exception(self._why())
             return answer
-        pipe = self.pipe
-        if pipe.owed == 0:
-            self._busy_mark = self._received if self.state is _State.OPEN else None
-        pipe.queue(query, answer)
-        if self.state is _State.OPEN:
-            self._write(query)
-        else:
-            self._unsent += query
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self.pipe.queue(query, answer)
+        if not self._outgoing and self.state is _State.OPEN:
+            self._loop.call_soon(self._flush)
+        self._outgoing += query
         return answer
 
     def _expire(self) -> None:
@@ -160,9 +166,7 @@ class _Connection(asyncio.BufferedProtocol):
         while deadlines and deadlines[0][0] <= now:
             _, answer = deadlines.popleft()
             if not answer.done():
-                answer.set_exception(
-                    P0fTimeoutError(f"p0f did not answer within {self._timeout} s")
-                )
+                answer.set_exception(unanswered(self._timeout, self.pipe.received == 0))
         self._arm_expiry()
 
     def _arm_expiry(self) -> None:
@@ -193,31 +197,23 @@ class _Connection(asyncio.BufferedProtocol):
         """Connect, then stand guard until the connection is closed."""
         try:
             async with asyncio.timeout(timeout):
-                await self._loop.create_unix_connection(lambda: self, path)
+                sock = await _connect_unix(path)
+                await self._loop.create_unix_connection(lambda: self, sock=sock)
         except asyncio.CancelledError:  # by retire(), or by the loop's end
             self._finish(self._why)
             raise
         except TimeoutError:
-            self._finish(lambda: P0fTimeoutError(f"connecting to {path}: timed out"))
+            self._finish(lambda: queue_full(path, timeout))
+            return
         except OSError as exc:
             cause = exc  # Python unbinds ``exc`` when the except block ends
-
-            def failure() -> P0fError:
-                error = P0fConnectionError(
-                    cause.errno, f"cannot connect to p0f at {path}: {cause.strerror}"
-                )
-                error.__cause__ = cause
-                return error
-
-            self._finish(failure)
+            self._finish(lambda: connect_failure(path, cause))
             return
         if self.state is not _State.CONNECTING:
             return  # lost, or spoke unasked, before this task resumed
         self.state = _State.OPEN
-        if self._unsent:
-            data = bytes(self._unsent)
-            self._unsent.clear()
-            self._write(data)
+        if self._outgoing:
+            self._flush()
         try:
             await asyncio.shield(self.closed)
         except asyncio.CancelledError:
@@ -237,57 +233,55 @@ class _Connection(asyncio.BufferedProtocol):
         self.data_received(self._inbuf[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
-        self._received += len(data)
-        if self._broken:
-            self._close_if_settled()
-            return
+        pipe = self.pipe
         if self.state is _State.CONNECTING:
             # Bytes before any query was written: no answer can be trusted.
-            self._broken = True
+            pipe.received += len(data)
             self._finish(lambda: ProtocolError("p0f sent bytes before it was asked"))
             if self._transport is not None:
                 self._transport.abort()
             return
-        try:
-            done = self.pipe.receive(data)
-        except ProtocolError as exc:
-            # The byte stream is out of step: every answer owed is lost.
-            self._broken = True
-            message = f"{exc} (every answer owed on that connection is lost)"
-            cause = exc  # Python unbinds ``exc`` when the except block ends
-
-            def failure() -> P0fError:
-                error = ProtocolError(message)
-                error.__cause__ = cause
-                return error
-
-            self.retire(failure)
-            self._close_if_settled()
-            return
-        for token, raw in done:
-            answer = cast(_Answer, token)
+        was_broken = pipe.broken is not None
+        for answer, raw in pipe.receive(data):
             if not answer.done():
                 answer.set_result(raw)
+        if pipe.broken is not None:
+            if not was_broken:
+                # The byte stream is out of step: the answers after the
+                # fault are lost; those before it were delivered above.
+                cause = pipe.broken
+                message = f"{cause} (every answer owed on that connection is lost)"
+
+                def failure() -> P0fError:
+                    error = ProtocolError(message)
+                    error.__cause__ = cause
+                    return error
+
+                self.retire(failure)
+            self._close_if_settled()
+            return
         deadlines = self._deadlines
         while deadlines and deadlines[0][1].done():
             deadlines.popleft()
         if self.state is _State.RETIRING:
             self._close_if_settled()
+        elif self._idle is not None and self._idle_timer is None and pipe.idle:
+            self._idle_timer = self._loop.call_later(self._idle, self._close_idle)
+
+    def _close_idle(self) -> None:
+        """Idle for the client's idle_timeout: give the p0f slot back."""
+        self._idle_timer = None
+        if self.state is _State.OPEN and self.pipe.idle:
+            self.retire(_gone_error)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.state is _State.CLOSED:
             return
-        self.stale = self.state is _State.OPEN and self._busy_mark == self._received
+        self.stale = self.state is _State.OPEN and self.pipe.may_retry
         reason = "p0f closed the connection" if exc is None else str(exc)
-        self._finish(lambda: P0fConnectionError(f"p0f connection lost: {reason}"))
+        self._finish(lambda: P0fConnectionLostError(f"p0f connection lost: {reason}"))
 
     # -- inner workings -----------------------------------------------------------
-
-    def _write(self, data: bytes) -> None:
-        # Queries asked in one turn of the event loop go out in one write.
-        if not self._outgoing:
-            self._loop.call_soon(self._flush)
-        self._outgoing += data
 
     def _flush(self) -> None:
         transport = self._transport
@@ -296,23 +290,19 @@ class _Connection(asyncio.BufferedProtocol):
         if transport is None or transport.is_closing() or not data:
             return  # a write failed; connection_lost() will fail the callers
         transport.write(data)
-        self._written += len(data) // QUERY_SIZE
+        self.pipe.wrote(len(data))
 
     def _fail(self, failure: _Failure) -> None:
         self._why = failure
-        for token in self.pipe.tokens():
-            answer = cast(_Answer, token)
+        for answer in self.pipe.tokens():
             if not answer.done():
                 answer.set_exception(failure())
-
-    def _owed(self, sent_queries: int) -> int:
-        return owed_bytes(sent_queries * QUERY_SIZE, self._received)
 
     def _close_if_settled(self) -> None:
         # Only once every query handed over is answered: closing with an
         # answer owed makes p0f die of SIGPIPE when it writes that answer.
         transport = self._transport
-        if transport is not None and self._owed(self._written) <= 0:
+        if transport is not None and self.pipe.owed_bytes <= 0:
             transport.close()
 
     def _abandon(self) -> None:
@@ -330,8 +320,8 @@ class _Connection(asyncio.BufferedProtocol):
         if self.state is not _State.RETIRING or transport is None:
             return
         # Queries still in the transport's buffer are dropped, never sent.
-        sent = self._written * QUERY_SIZE - transport.get_write_buffer_size()
-        owed = owed_bytes(sent, self._received)
+        sent = self.pipe.sent - transport.get_write_buffer_size()
+        owed = owed_bytes(sent, self.pipe.received)
         if owed <= 0:
             transport.abort()
             return
@@ -342,8 +332,20 @@ class _Connection(asyncio.BufferedProtocol):
             self._release()
             return
         transport.abort()  # the duplicate keeps the connection open
-        _hand_to_drainer(spare, owed)
+        _drain.hand_off(spare, owed)
         self._release()
+
+    def hand_over_at_exit(self) -> None:
+        """The process is exiting with this connection's loop stopped: let the
+        drainer read what is owed on a duplicate of its socket."""
+        transport = self._transport
+        if transport is None or self.closed.done():
+            return
+        sent = self.pipe.sent - transport.get_write_buffer_size()
+        owed = owed_bytes(sent, self.pipe.received)
+        spare = _duplicate(transport) if owed > 0 else None
+        if spare is not None:
+            _drain.hand_off(spare, owed)
 
     def _finish(self, failure: _Failure) -> None:
         if self.state is _State.CLOSED:
@@ -355,6 +357,9 @@ class _Connection(asyncio.BufferedProtocol):
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self._deadlines.clear()
         self._fail(failure)
         self._release()
@@ -363,6 +368,43 @@ class _Connection(asyncio.BufferedProtocol):
         if not self.closed.done():
             self.closed.set_result(None)
             self._on_closed(self)
+
+
+async def _connect_unix(path: str) -> socket.socket:
+    """A socket connected to ``path``.  While p0f's queue of connections
+    waiting to be accepted is full (``EAGAIN``), wait and try again; the
+    caller's timeout ends the attempts.  (asyncio's own connect takes that
+    EAGAIN for a connection in progress, and "connects" a dead socket.)"""
+    pause, longest = CONNECT_RETRY
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            sock.connect(path)
+            return sock
+        except BlockingIOError:
+            sock.close()
+        except BaseException:
+            sock.close()
+            raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, longest)
+
+
+def _forget_descriptor(transport: asyncio.Transport | None) -> None:
+    """In a forked child: let go of the parent's socket without touching the
+    parent's event loop (whose epoll instance the child shares).  The
+    descriptor is pointed at /dev/null, so whatever closes it later closes
+    nothing of the parent's, and the child holds no p0f slot."""
+    sock = None if transport is None else transport.get_extra_info("socket")
+    fd = -1 if sock is None else sock.fileno()
+    if fd < 0:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _duplicate(transport: asyncio.Transport) -> socket.socket | None:
@@ -379,6 +421,28 @@ def _duplicate(transport: asyncio.Transport) -> socket.socket | None:
     except OSError:
         os.close(fd)
         return None
+
+
+_clients: weakref.WeakSet[AsyncP0f] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._forget_after_fork()
+
+
+def _hand_over_at_exit() -> None:
+    # A loop left open (never closed, not running) keeps its connections to
+    # the process's end, when the OS closes them with answers perhaps owed.
+    for client in list(_clients):
+        loop = client._loop
+        if loop is not None and not loop.is_running():
+            for conn in client._conns:
+                conn.hand_over_at_exit()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+_drain.on_exit(_hand_over_at_exit)
 
 
 class AsyncP0f(BaseClient):
@@ -412,8 +476,9 @@ class AsyncP0f(BaseClient):
         *,
         timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        idle_timeout: float | None = None,
     ) -> None:
-        super().__init__(socket_path, timeout=timeout)
+        super().__init__(socket_path, timeout=timeout, idle_timeout=idle_timeout)
         if isinstance(max_connections, bool) or not isinstance(max_connections, int):
             raise TypeError(f"max_connections must be an int, got {max_connections!r}")
         if max_connections < 1:
@@ -422,6 +487,7 @@ class AsyncP0f(BaseClient):
         self._conns: list[_Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closes = 0  # aclose() calls so far
+        _clients.add(self)
 
     @property
     def max_connections(self) -> int:
@@ -430,7 +496,7 @@ class AsyncP0f(BaseClient):
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}({self.socket_path!r}, timeout={self.timeout}, "
+            f"{type(self).__name__}({self._settings_repr()}, "
             f"max_connections={self._max_connections})"
         )
 
@@ -509,6 +575,14 @@ class AsyncP0f(BaseClient):
 
     # -- inner workings -----------------------------------------------------------
 
+    def _forget_after_fork(self) -> None:
+        # The parent's connections and loop are the parent's: the child
+        # starts afresh, from whatever loop it uses.
+        for conn in self._conns:
+            _forget_descriptor(conn._transport)
+        self._conns = []
+        self._loop = None
+
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._loop is loop:
             return
@@ -521,13 +595,12 @@ class AsyncP0f(BaseClient):
         self._conns.clear()  # any left belong to a closed loop, gone with it
         self._loop = loop
 
-    def _grace(self) -> float:
-        return max(CLOSE_GRACE, self.timeout)
-
-    def _timed_out(self, exc: TimeoutError) -> P0fTimeoutError:
+    def _timed_out(self, exc: TimeoutError, conn: _Connection | None) -> P0fTimeoutError:
         if isinstance(exc, P0fTimeoutError):
             return exc
-        return P0fTimeoutError(f"p0f did not answer within {self.timeout} s")
+        if conn is not None and conn.state is _State.CONNECTING:
+            return queue_full(self.socket_path, self.timeout)
+        return unanswered(self.timeout, conn is not None and conn.pipe.received == 0)
 
     def _forget_connection(self, conn: _Connection) -> None:
         if conn in self._conns:
@@ -546,7 +619,12 @@ class AsyncP0f(BaseClient):
             conns = self._conns
             if len(conns) < limit:
                 conn = _Connection(
-                    loop, self.socket_path, self.timeout, self._grace(), self._forget_connection
+                    loop,
+                    self.socket_path,
+                    self.timeout,
+                    self._close_grace,
+                    self._forget_connection,
+                    self.idle_timeout,
                 )
                 conns.append(conn)
                 return conn
@@ -578,6 +656,7 @@ class AsyncP0f(BaseClient):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         conn = self._ready(loop)
+        tries = 2
         if conn is not None:
             answer = conn.ask(query, deadline)
             try:
@@ -587,48 +666,45 @@ class AsyncP0f(BaseClient):
                     raise
             finally:
                 _forget(answer)
-            return await self._ask_waiting(query, deadline, retry=False)
-        return await self._ask_waiting(query, deadline, retry=True)
-
-    async def _ask_waiting(self, query: bytes, deadline: float, *, retry: bool) -> RawResponse:
-        try:
-            async with asyncio.timeout_at(deadline):
-                conn = await self._pick()
-                if retry:
-                    try:
-                        return await _one(conn, query)
-                    except P0fConnectionError:
-                        if not conn.stale:
-                            raise
-                    conn = await self._pick()
-                return await _one(conn, query)
-        except TimeoutError as exc:
-            raise self._timed_out(exc) from None
+            tries = 1
+        return await self._attempt(
+            lambda conn: _one(conn, query), asyncio.timeout_at(deadline), tries
+        )
 
     async def _ask_many(self, queries: list[bytes]) -> list[RawResponse]:
+        scope = asyncio.timeout(self.timeout)
+        return await self._attempt(lambda conn: self._many(conn, queries, scope), scope)
+
+    async def _attempt(
+        self,
+        attempt: Callable[[_Connection], Awaitable[_T]],
+        scope: asyncio.Timeout,
+        tries: int = 2,
+    ) -> _T:
+        """``attempt`` on a connection within ``scope``; again on a new one
+        (``tries`` in all) while the one it used died stale (see
+        :attr:`~p0f._connection.Pipeline.may_retry`)."""
+        conn: _Connection | None = None
         try:
-            async with asyncio.timeout(self.timeout) as scope:
-                conn = await self._pick()
-                answers: list[RawResponse] = []
-                try:
-                    return await self._many(conn, queries, answers, scope)
-                except P0fConnectionError:
-                    if answers or not conn.stale:
-                        raise
-                conn = await self._pick()
-                return await self._many(conn, queries, answers, scope)
+            async with scope:
+                while True:
+                    conn = await self._pick()
+                    try:
+                        return await attempt(conn)
+                    except P0fConnectionError:
+                        tries -= 1
+                        if tries <= 0 or not conn.stale:
+                            raise
         except TimeoutError as exc:
-            raise self._timed_out(exc) from None
+            raise self._timed_out(exc, conn) from None
 
     async def _many(
-        self,
-        conn: _Connection,
-        queries: list[bytes],
-        answers: list[RawResponse],
-        scope: asyncio.Timeout,
+        self, conn: _Connection, queries: list[bytes], scope: asyncio.Timeout
     ) -> list[RawResponse]:
-        """Fill ``answers`` with the answers to ``queries``, which it returns."""
+        """The answers to ``queries``, at most two windows written ahead;
+        each answer pushes ``scope``'s deadline back by the timeout."""
         loop = asyncio.get_running_loop()
+        answers: list[RawResponse] = []
         count = len(queries)
         pending: deque[_Answer] = deque()
         queued = 0

@@ -1,10 +1,15 @@
-"""What the sync and async clients share: settings, checks and the codec calls."""
+"""What the sync and async clients share: settings, checks, and the words
+their connection errors are made of."""
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from typing import Final
+
+from ._errors import P0fConnectError, P0fTimeoutError
 
 DEFAULT_TIMEOUT: Final = 1.0
 """Seconds a call waits for the daemon before :class:`P0fTimeoutError`."""
@@ -13,28 +18,93 @@ CLOSE_GRACE: Final = 1.0
 """The least time ``close()`` waits for answers still owed before handing the
 connection to a background drainer."""
 
-MANY_WINDOW: Final = 256
-"""Queries ``query_many`` writes ahead of the answers it has read.
+CONNECT_RETRY: Final = (0.002, 0.05)
+"""First and longest pause between connection attempts while p0f's accept
+queue is full (``EAGAIN``); the attempts go on until the call's timeout."""
 
-Two windows of answers (about 118 KiB) fit in a Unix socket's default buffer,
-so neither side ever blocks on a full buffer while the other waits for it."""
+
+def validate_timeout(value: object, name: str = "timeout", *, allow_zero: bool = False) -> float:
+    """``value`` as seconds, or :class:`TypeError` (not a number) or
+    :class:`ValueError` (negative, zero unless ``allow_zero``, infinite, NaN).
+
+    The one check of a timeout for the clients, the web settings and the
+    command line, so that all three refuse the same values the same way.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        what = "zero or more" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {what} and finite, got {value!r}")
+    return float(value)
+
+
+def validate_idle_timeout(value: object) -> float | None:
+    """An ``idle_timeout``: ``None`` (keep the connection), or seconds >= 0."""
+    if value is None:
+        return None
+    return validate_timeout(value, "idle_timeout", allow_zero=True)
+
+
+def connect_failure(path: str, exc: OSError) -> P0fConnectError:
+    """The error for a failed ``connect()`` to ``path``, in plain words."""
+    code = exc.errno
+    reason = exc.strerror or str(exc)
+    if code == errno.ECONNREFUSED:
+        reason = _not_a_socket(path) or reason
+    error = P0fConnectError(f"cannot connect to p0f at {path}: {reason}", code)
+    error.__cause__ = exc
+    return error
+
+
+def _not_a_socket(path: str) -> str | None:
+    """What ``path`` is when it is not a socket (connect() says "refused")."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISSOCK(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "not a socket but a directory"
+    return "not a socket but a regular file" if stat.S_ISREG(mode) else "not a socket"
+
+
+def queue_full(path: str, timeout: float) -> P0fTimeoutError:
+    """The error when p0f's accept queue stayed full for a whole call."""
+    return P0fTimeoutError(
+        f"cannot connect to p0f at {path} within {timeout} s: its queue of "
+        "waiting connections stayed full (p0f is at its -S connection limit)",
+        errno.EAGAIN,
+    )
+
+
+def unanswered(timeout: float, fresh: bool) -> P0fTimeoutError:
+    """The error when no answer came within ``timeout``; ``fresh`` when the
+    connection is new and p0f has never sent a byte on it."""
+    if fresh:
+        return P0fTimeoutError(
+            f"p0f did not answer within {timeout} s (nothing ever came back on "
+            "this connection: p0f may be at its -S connection limit)"
+        )
+    return P0fTimeoutError(f"p0f did not answer within {timeout} s")
 
 
 class BaseClient:
     """Settings and argument checks common to :class:`P0f` and :class:`AsyncP0f`."""
 
     def __init__(
-        self, socket_path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        socket_path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        idle_timeout: float | None = None,
     ) -> None:
         path = os.fspath(socket_path)
         if not isinstance(path, str) or not path:
             raise ValueError(f"socket_path must be a non-empty path, got {socket_path!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
-        if not (timeout > 0 and math.isfinite(timeout)):
-            raise ValueError(f"timeout must be positive and finite, got {timeout!r}")
         self._socket_path: Final = path
-        self._timeout: Final = float(timeout)
+        self._timeout: Final = validate_timeout(timeout)
+        self._idle_timeout: Final = validate_idle_timeout(idle_timeout)
 
     @property
     def socket_path(self) -> str:
@@ -46,5 +116,23 @@ class BaseClient:
         """Seconds each call may wait for the daemon."""
         return self._timeout
 
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds a connection owed nothing stays open after its last answer
+        (``0``: closed at once; ``None``: kept for the client's life)."""
+        return self._idle_timeout
+
+    @property
+    def _close_grace(self) -> float:
+        """How long closing waits for answers owed before the drainer takes
+        over: the larger of :data:`CLOSE_GRACE` and the timeout."""
+        return max(CLOSE_GRACE, self._timeout)
+
+    def _settings_repr(self) -> str:
+        text = f"{self._socket_path!r}, timeout={self._timeout}"
+        if self._idle_timeout is not None:
+            text += f", idle_timeout={self._idle_timeout}"
+        return text
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._socket_path!r}, timeout={self._timeout})"
+        return f"{type(self).__name__}({self._settings_repr()})"

@@ -1,17 +1,15 @@
-"""The p0f 3 API wire format, with no I/O in it.
+"""Queries and answers as bytes, with no I/O in it.
 
 Every part of the library that speaks to p0f (the clients, the fake daemon,
 the command line) goes through these functions; none packs bytes itself.
-
-A query is 21 bytes, an answer 232, both in the host's native byte order with
-no padding (the API is a Unix socket, so both ends share a host).
+The layout and the constants of the wire format are :mod:`p0f._wire`'s;
+this module adds addresses, the records and the status of an answer.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-import struct
-from collections import deque
 from typing import Final, TypeAlias
 
 from ._enums import Status
@@ -21,25 +19,18 @@ from ._errors import (
     NoMatchError,
     ProtocolError,
 )
-from ._models import _RAW_NAMES, RESPONSE_MAGIC, P0fResponse, RawResponse
+from ._models import P0fResponse, RawResponse
+from ._wire import ADDR_IPV4, ADDR_IPV6, unpack_response
 
-QUERY_MAGIC: Final = 0x50304601
-"""The magic number that starts every query."""
-
-ADDR_IPV4: Final = 4
-ADDR_IPV6: Final = 6
-
-QUERY_STRUCT: Final = struct.Struct("=IB16s")
-RESPONSE_STRUCT: Final = struct.Struct("=9IhBB32s32s32s32s32s32s")
-QUERY_SIZE: Final = QUERY_STRUCT.size
-RESPONSE_SIZE: Final = RESPONSE_STRUCT.size
+# The wire constants the clients and the fake daemon take from here.
+from ._wire import QUERY_MAGIC as QUERY_MAGIC
+from ._wire import QUERY_SIZE as QUERY_SIZE
+from ._wire import QUERY_STRUCT as QUERY_STRUCT
+from ._wire import RESPONSE_SIZE as RESPONSE_SIZE
+from ._wire import RESPONSE_STRUCT as RESPONSE_STRUCT
 
 Address: TypeAlias = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 """What the library accepts as a host address."""
-
-_STRING_SIZE: Final = 32
-_MAX_DAYS: Final = 999_999_999  # datetime.timedelta's limit
-_FIRST_STRING: Final = 12  # index of os_name among the fields
 
 
 def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -58,14 +49,14 @@ def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6
                 parsed = ipaddress.IPv4Address(address)
         except ValueError as exc:
             raise InvalidAddressError(
-                f"not an IPv4 or IPv6 address: {address!r}"
+                f"not an IPv4 or IPv6 address: {_describe(address)}"
             ) from exc
     elif isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         parsed = address
     else:
         raise InvalidAddressError(
             "an address must be a str, IPv4Address or IPv6Address, "
-            f"not {type(address).__name__}: {address!r}"
+            f"not {type(address).__name__}: {_describe(address)}"
         )
     if isinstance(parsed, ipaddress.IPv6Address):
         mapped = parsed.ipv4_mapped
@@ -78,26 +69,33 @@ def normalize_address(address: object) -> ipaddress.IPv4Address | ipaddress.IPv6
 
 def encode_query(address: Address) -> bytes:
     """The 21-byte query for one address; :class:`InvalidAddressError` if bad."""
-    if type(address) is str:
+    if type(address) is str and len(address) <= _CACHED_LENGTH:
         # Parsing an address string costs more than the rest of a query;
         # servers ask about the same visitors over and over.
-        query = _query_cache.get(address)
-        if query is not None:
-            return query
+        return _encode_text(address)
+    return _encode(address)
+
+
+def _encode(address: object) -> bytes:
     parsed = normalize_address(address)
-    if parsed.version == 4:
-        query = QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV4, parsed.packed)
-    else:
-        query = QUERY_STRUCT.pack(QUERY_MAGIC, ADDR_IPV6, parsed.packed)
-    if type(address) is str:
-        if len(_query_cache) >= _QUERY_CACHE_SIZE:
-            _query_cache.clear()
-        _query_cache[address] = query
-    return query
+    kind = ADDR_IPV4 if parsed.version == 4 else ADDR_IPV6
+    return QUERY_STRUCT.pack(QUERY_MAGIC, kind, parsed.packed)
 
 
-_query_cache: dict[str, bytes] = {}
-_QUERY_CACHE_SIZE: Final = 4096
+# Bounded in count and in the length of its keys (an IPv6 address with an
+# IPv4 tail is 45 characters; a zone suffix may be anything): at most about
+# 1 MiB however callers spell their addresses.
+_CACHED_LENGTH: Final = 64
+_encode_text: Final = functools.lru_cache(maxsize=4096)(_encode)
+
+
+def _describe(value: object) -> str:
+    """``repr(value)``, or a stand-in when its ``__repr__`` fails."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a caller's object, any fault
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def decode_query(
@@ -126,46 +124,8 @@ def decode_response(data: bytes) -> RawResponse:
     :class:`~datetime.timedelta` holds), raising :class:`ProtocolError` for
     any violation.  A "bad query" answer may carry magic 0 (some p0f builds
     never set it on that path); any other wrong magic is an error.
-
-    The six strings are split out of their 192 bytes when a field of the
-    record is first read (see :class:`RawResponse`).
     """
-    if len(data) != RESPONSE_SIZE:
-        raise ProtocolError(
-            f"an answer is {RESPONSE_SIZE} bytes, got {len(data)}"
-        )
-    values = _WIRE_STRUCT.unpack(data)
-    magic, status = values[0], values[1]
-    if magic != RESPONSE_MAGIC and not (magic == 0 and status == Status.BAD_QUERY):
-        raise ProtocolError(f"answer has wrong magic 0x{magic:08x}")
-    if status not in _STATUSES:
-        raise ProtocolError(f"answer has unknown status 0x{status:02x}")
-    if values[10] > 2:
-        raise ProtocolError(f"answer has bad_sw {values[10]}, expected 0..2")
-    if values[11] > 3:
-        raise ProtocolError(f"answer has os_match_q {values[11]}, expected 0..3")
-    if values[6] > _MAX_DAYS:
-        raise ProtocolError(f"answer has up_mod_days {values[6]}, beyond any clock")
-    return RawResponse._from_wire(values)
-
-
-# The twelve numbers, then the six strings as one block (split lazily).
-_WIRE_STRUCT: Final = struct.Struct("=9IhBB192s")
-
-
-_STATUSES: Final = frozenset(int(s) for s in Status)
-
-
-def _field_bytes(name: str, value: str) -> bytes:
-    try:
-        encoded = value.encode("latin-1")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"{name} has characters outside Latin-1: {value!r}") from exc
-    if b"\0" in encoded or len(encoded) > _STRING_SIZE:
-        raise ValueError(
-            f"{name} must be at most {_STRING_SIZE} bytes with no NUL: {value!r}"
-        )
-    return encoded
+    return RawResponse(*unpack_response(data))
 
 
 def encode_response(raw: RawResponse) -> bytes:
@@ -173,28 +133,12 @@ def encode_response(raw: RawResponse) -> bytes:
 
     Raises :class:`ValueError` for a value the format cannot carry.
     """
-    values = [getattr(raw, name) for name in _RAW_NAMES]
-    for i in range(_FIRST_STRING, len(values)):
-        values[i] = _field_bytes(_RAW_NAMES[i], values[i])
-    try:
-        return RESPONSE_STRUCT.pack(*values)
-    except struct.error as exc:
-        raise ValueError(f"cannot encode {raw!r}: {exc}") from exc
-
-
-def owed_bytes(sent: int, received: int) -> int:
-    """Answer bytes the daemon will still write on a connection.
-
-    ``sent`` counts query bytes the daemon has been given, ``received`` answer
-    bytes read back.  Only whole queries are answered: a query cut short by a
-    failed write is never answered, so it owes nothing.
-    """
-    return (sent // QUERY_SIZE) * RESPONSE_SIZE - received
+    return raw.to_bytes()
 
 
 def check_status(raw: RawResponse, address: object) -> RawResponse:
     """Return an OK answer; raise :class:`BadQueryError` or :class:`NoMatchError`."""
-    status = raw._status
+    status = raw.status
     if status == Status.OK:
         return raw
     if status == Status.NO_MATCH:
@@ -209,82 +153,6 @@ def parse(raw: RawResponse, address: object) -> P0fResponse:
 
 def parse_or_none(raw: RawResponse, address: object) -> P0fResponse | None:
     """Like :func:`parse`, but ``None`` for "no match" (for batch calls)."""
-    if raw._status == Status.NO_MATCH:
+    if raw.status == Status.NO_MATCH:
         return None
     return parse(raw, address)
-
-
-class Pipeline:
-    """The state of one connection to p0f, without the connection.
-
-    :meth:`send` turns an address into query bytes and records that an
-    answer is owed; :meth:`receive` takes whatever bytes arrived and returns
-    the complete answers, decoded, in the order the queries were sent.  The
-    clients move the bytes; this class decides what they mean.
-
-    Each owed answer carries a token of the caller's choosing (a future, a
-    slot index), handed back with the answer.  A query its caller gave up on
-    stays owed: its answer will still come and must still be read.
-    """
-
-    __slots__ = ("_buffer", "_owed")
-
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self._owed: deque[object] = deque()
-
-    @property
-    def owed(self) -> int:
-        """How many answers the daemon still owes on this connection."""
-        return len(self._owed)
-
-    @property
-    def partial(self) -> int:
-        """How many bytes of an incomplete answer have arrived."""
-        return len(self._buffer)
-
-    def send(self, address: Address, token: object = None) -> bytes:
-        """The query bytes for ``address``; its answer is now owed."""
-        return self.queue(encode_query(address), token)
-
-    def queue(self, query: bytes, token: object = None) -> bytes:
-        """Record that the already encoded ``query`` is owed an answer."""
-        self._owed.append(token)
-        return query
-
-    def tokens(self) -> list[object]:
-        """The tokens of the answers still owed, oldest first."""
-        return list(self._owed)
-
-    def missing(self) -> int:
-        """How many bytes must still arrive for every owed answer."""
-        return len(self._owed) * RESPONSE_SIZE - len(self._buffer)
-
-    def receive(self, data: bytes) -> list[tuple[object, RawResponse]]:
-        """Take arrived bytes; return ``(token, answer)`` for each complete one.
-
-        Raises :class:`ProtocolError` for bytes nobody asked for or an answer
-        that breaks the format; the connection is then beyond use.
-        """
-        buffer = self._buffer
-        if not buffer and len(data) == RESPONSE_SIZE and self._owed:
-            # The common case, one whole answer: no buffering.
-            raw = decode_response(data)
-            return [(self._owed.popleft(), raw)]
-        buffer += data
-        if len(buffer) > len(self._owed) * RESPONSE_SIZE:
-            raise ProtocolError(
-                f"p0f sent {len(buffer)} bytes, more than the "
-                f"{len(self._owed)} answer(s) owed"
-            )
-        done: list[tuple[object, RawResponse]] = []
-        size = RESPONSE_SIZE
-        count = len(buffer) // size
-        if count:
-            view = bytes(buffer[: count * size])
-            del buffer[: count * size]
-            owed = self._owed
-            for offset in range(0, count * size, size):
-                token = owed.popleft()
-                done.append((token, decode_response(view[offset : offset + size])))
-        return done

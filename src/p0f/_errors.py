@@ -7,8 +7,16 @@
     ├── BadQueryError             p0f answered "bad query" (status 0x00)
     ├── NoMatchError              also KeyError: p0f has no data for the host
     ├── ProtocolError             also ValueError: the answer broke the format
-    └── P0fConnectionError        also OSError: socket could not be used
-        └── P0fTimeoutError       also TimeoutError: no answer in time
+    └── P0fConnectionError        also OSError: the socket could not be used
+        ├── P0fConnectError       could not connect: no socket there, not a
+        │                         socket, refused, no permission
+        ├── P0fConnectionLostError  connected, then p0f closed or reset it
+        └── P0fTimeoutError       also TimeoutError: no answer in time (p0f
+                                  stalled, or at its -S connection limit)
+
+A connection error keeps the operating system's ``errno`` when there was
+one (``exc.errno == errno.ENOENT``), but its message is plain words, with
+no ``[Errno N]`` prefix; match on the class, never on the text.
 
 A caller that wants "anything went wrong with p0f" catches ``P0fError``.
 Code written for the 2014 client keeps working: it caught ``KeyError`` for
@@ -17,6 +25,8 @@ Code written for the 2014 client keeps working: it caught ``KeyError`` for
 """
 
 from __future__ import annotations
+
+from typing import overload
 
 
 class P0fError(Exception):
@@ -49,6 +59,26 @@ class ProtocolError(P0fError, ValueError):
 
 class P0fConnectionError(P0fError, OSError):
     """The daemon's socket could not be reached, written or read."""
+
+    @overload
+    def __init__(self, message: str, errno: int | None = None, /) -> None: ...
+    @overload
+    def __init__(self, errno: int, message: str, /) -> None: ...
+    def __init__(self, first: str | int, second: int | str | None = None, /) -> None:
+        # (message, errno) as this library raises it; (errno, message) as
+        # OSError is built, kept for code that built these the 2.0.0.dev0 way.
+        message, code = (second, first) if isinstance(first, int) else (first, second)
+        super().__init__(message)
+        if isinstance(code, int):
+            self.errno = code
+
+
+class P0fConnectError(P0fConnectionError):
+    """No connection could be made to the daemon's socket."""
+
+
+class P0fConnectionLostError(P0fConnectionError):
+    """The daemon closed or reset a connection that was working."""
 
 
 class P0fTimeoutError(P0fConnectionError, TimeoutError):

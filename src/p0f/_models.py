@@ -1,13 +1,8 @@
 """The records an answer becomes: :class:`RawResponse` and :class:`P0fResponse`.
 
-Both are frozen ``attrs`` classes.  A lookup sits on every web request, so
-the decoder builds them lazily: a decoded :class:`RawResponse` holds the
-checked, unpacked numbers and the 192 bytes of strings, and fills in its
-fields the first time one is read; :meth:`P0fResponse.from_raw` holds the
-raw record and parses all fields the first time one is read.  Nothing of
-this shows: the fields, ``==``, ``repr``, ``hash``, :func:`attrs.asdict`
-and cattrs see the same values as with eagerly built records, and
-assignment raises :class:`attrs.exceptions.FrozenInstanceError`.
+Both are frozen, slotted ``attrs`` classes, built whole when an answer is
+decoded: reading a field is reading a slot.  The parsed record follows the
+rules in :mod:`p0f._rules`, one table for both directions.
 
 Both also answer ``record["field"]`` like the dictionaries the 2014 client
 returned, raising :class:`KeyError` for a name they do not have.
@@ -16,18 +11,17 @@ returned, raising :class:`KeyError` for a name they do not have.
 from __future__ import annotations
 
 import datetime as _dt
+import linecache
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast, overload
+from typing import Any, Final, Literal, overload
 
 import attrs
 
 from ._enums import BadSoftware, MatchQuality, Status
+from ._rules import RULES
+from ._wire import RESPONSE_FIELDS, RESPONSE_MAGIC, pack_response, unpack_response
 
-RESPONSE_MAGIC: Final = 0x50304602
-"""The magic number that starts every well-formed answer."""
-
-_UTC = _dt.timezone.utc
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
+__all__ = ["P0fResponse", "RawResponse"]
 
 RawIntField = Literal[
     "magic",
@@ -48,7 +42,7 @@ StrField = Literal[
 ]
 
 
-@attrs.frozen(slots=False)
+@attrs.frozen
 class RawResponse:
     """One answer exactly as the daemon sent it: integers and strings.
 
@@ -77,47 +71,16 @@ class RawResponse:
     language: str
 
     @classmethod
-    def _from_wire(cls, values: tuple[int | bytes, ...]) -> RawResponse:
-        # The decoder's fast path: twelve checked numbers and the string block.
-        self = _new(cls)
-        _set(self, "__dict__", {_WIRE: values})
-        return self
-
-    @property
-    def _status(self) -> int:
-        # The status without filling in the fields (the clients' hot path).
-        values = self.__dict__.get(_WIRE)
-        return self.status if values is None else cast(int, values[1])
-
-    if not TYPE_CHECKING:  # hidden from mypy, which would then allow any name
-
-        def __getattr__(self, name: str) -> int | str:
-            # Only called for a name not yet in __dict__: fill in every field.
-            fields = self.__dict__
-            values = fields.get(_WIRE)
-            if values is not None:
-                fields.update(zip(_RAW_NAMES, (*values[:12], *_texts(values[12]))))
-                fields.pop(_WIRE, None)
-            try:
-                value: int | str = fields[name]
-            except KeyError:
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}"
-                ) from None
-            return value
-
-    @classmethod
     def from_bytes(cls, data: bytes) -> RawResponse:
         """Decode one 232-byte answer; raises :class:`~p0f.ProtocolError`."""
-        from ._codec import decode_response
-
-        return decode_response(data)
+        return cls(*unpack_response(data))
 
     def to_bytes(self) -> bytes:
-        """Encode this answer as the daemon would send it."""
-        from ._codec import encode_response
+        """Encode this answer as the daemon would send it.
 
-        return encode_response(self)
+        Raises :class:`ValueError` for a value the format cannot carry.
+        """
+        return pack_response([getattr(self, name) for name in RESPONSE_FIELDS])
 
     @overload
     def __getitem__(self, key: RawIntField) -> int: ...
@@ -127,96 +90,16 @@ class RawResponse:
     def __getitem__(self, key: str) -> int | str: ...
     def __getitem__(self, key: str) -> int | str:
         """``raw["os_name"]``, as with the 2014 client's dictionaries."""
-        if key not in _RAW_NAME_SET:
+        if key not in _RAW_NAMES:
             raise KeyError(key)
         value: int | str = getattr(self, key)
         return value
 
 
-_new = object.__new__
-_set = object.__setattr__
-_WIRE: Final = "_wire"
-_RAW_NAMES: Final = tuple(a.name for a in attrs.fields(RawResponse))
-_RAW_NAME_SET: Final = frozenset(_RAW_NAMES)
-
-_text_cache: dict[bytes, tuple[str, ...]] = {}
-_CACHE_SIZE: Final = 4096
+_RAW_NAMES: Final = frozenset(RESPONSE_FIELDS)
 
 
-def _texts(block: bytes) -> tuple[str, ...]:
-    """The six strings of a 192-byte block: each cut at its first NUL,
-    Latin-1 decoded.  p0f's strings come from a small vocabulary, so the
-    split blocks are remembered (up to a bound)."""
-    texts = _text_cache.get(block)
-    if texts is None:
-        texts = tuple(
-            field.partition(b"\0")[0].decode("latin-1")
-            for field in (block[i : i + 32] for i in range(0, 192, 32))
-        )
-        if len(_text_cache) >= _CACHE_SIZE:
-            _text_cache.clear()
-        _text_cache[block] = texts
-    return texts
-
-
-# p0f 3.09b sends -1 for "unknown distance", or 255 when the host's entry
-# holds -1 in a byte (a host seen only through its HTTP traffic, say).
-_NO_DISTANCE: Final = (-1, 255)
-
-
-_moments: dict[int, _dt.datetime] = {}
-
-
-def _when(seconds: int) -> _dt.datetime:
-    # The same few timestamps recur (a host's first_seen, the current
-    # second), and building a datetime costs more than finding one.
-    moment = _moments.get(seconds)
-    if moment is None:
-        if len(_moments) >= _CACHE_SIZE:
-            _moments.clear()
-        moment = _moments[seconds] = _EPOCH + _dt.timedelta(seconds=seconds)
-    return moment
-
-
-def _when_or_none(seconds: int) -> _dt.datetime | None:
-    return _when(seconds) if seconds else None
-
-
-_E = TypeVar("_E", BadSoftware, MatchQuality)
-
-
-def _member(enum_type: type[_E], members: dict[int, _E], value: int) -> _E:
-    try:
-        return members[value]
-    except KeyError:
-        raise ValueError(f"{value!r} is not a valid {enum_type.__name__}") from None
-
-
-_BAD_SW: Final = {int(m): m for m in BadSoftware}
-_MATCH_Q: Final = {int(m): m for m in MatchQuality}
-
-# How each parsed field comes from the raw record: the parsing rules.
-_PARSERS: Final[dict[str, Callable[[RawResponse], object]]] = {
-    "first_seen": lambda raw: _when(raw.first_seen),
-    "last_seen": lambda raw: _when(raw.last_seen),
-    "total_conn": lambda raw: raw.total_conn,
-    "uptime": lambda raw: _dt.timedelta(minutes=raw.uptime_min) if raw.uptime_min else None,
-    "up_mod_days": lambda raw: _dt.timedelta(days=raw.up_mod_days) if raw.up_mod_days else None,
-    "last_nat": lambda raw: _when_or_none(raw.last_nat),
-    "last_chg": lambda raw: _when_or_none(raw.last_chg),
-    "distance": lambda raw: None if raw.distance in _NO_DISTANCE else raw.distance,
-    "bad_sw": lambda raw: _member(BadSoftware, _BAD_SW, raw.bad_sw),
-    "os_match_q": lambda raw: _member(MatchQuality, _MATCH_Q, raw.os_match_q),
-    "os_name": lambda raw: raw.os_name or None,
-    "os_flavor": lambda raw: raw.os_flavor or None,
-    "http_name": lambda raw: raw.http_name or None,
-    "http_flavor": lambda raw: raw.http_flavor or None,
-    "link_type": lambda raw: raw.link_type or None,
-    "language": lambda raw: raw.language or None,
-}
-
-
-@attrs.frozen(slots=False)
+@attrs.frozen
 class P0fResponse:
     """One answer, parsed: what the daemon knows about a host.
 
@@ -270,25 +153,10 @@ class P0fResponse:
     def from_raw(cls, raw: RawResponse) -> P0fResponse:
         """The parsed view of ``raw``, by the rules in the README.
 
-        No validation: the decoder has already checked ``bad_sw`` and
-        ``os_match_q``.  The fields are computed when one is first read.
+        Raises :class:`ValueError` for a ``bad_sw`` or ``os_match_q`` that
+        is no member of its enum (the decoder has checked both already).
         """
-        self = _new(cls)
-        _set(self, "__dict__", {"raw": raw})
-        return self
-
-    if not TYPE_CHECKING:  # hidden from mypy, which would then allow any name
-
-        def __getattr__(self, name: str) -> object:
-            # Only called for a name not yet in __dict__: parse that field.
-            fields = self.__dict__
-            parse = _PARSERS.get(name)
-            if parse is None or "raw" not in fields:
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}"
-                )
-            value = fields[name] = parse(fields["raw"])
-            return value
+        return _from_raw(cls, raw)
 
     @property
     def uptime_min(self) -> int | None:
@@ -338,35 +206,44 @@ class P0fResponse:
     def to_raw(self) -> RawResponse:
         """The wire values these parsed values stand for.
 
-        For a record built by :meth:`from_raw` this equals ``.raw``; a record
-        built from parsed values (say, from JSON) gets its ``raw`` from here.
+        For a record built by :meth:`from_raw` this equals ``.raw`` (but for
+        a ``distance`` of 255, which becomes -1); a record built from parsed
+        values (say, from JSON) gets its ``raw`` from here.
         """
-        return RawResponse(
-            magic=RESPONSE_MAGIC,
-            status=int(Status.OK),
-            first_seen=_seconds(self.first_seen),
-            last_seen=_seconds(self.last_seen),
-            total_conn=self.total_conn,
-            uptime_min=int(self.uptime.total_seconds()) // 60 if self.uptime else 0,
-            up_mod_days=self.up_mod_days.days if self.up_mod_days else 0,
-            last_nat=_seconds(self.last_nat),
-            last_chg=_seconds(self.last_chg),
-            distance=-1 if self.distance is None else self.distance,
-            bad_sw=int(self.bad_sw),
-            os_match_q=int(self.os_match_q),
-            os_name=self.os_name or "",
-            os_flavor=self.os_flavor or "",
-            http_name=self.http_name or "",
-            http_flavor=self.http_flavor or "",
-            link_type=self.link_type or "",
-            language=self.language or "",
-        )
+        wire = {rule.wire: rule.unparse(getattr(self, rule.name)) for rule in RULES}
+        return RawResponse(magic=RESPONSE_MAGIC, status=int(Status.OK), **wire)
 
 
-_PARSED_KEYS: Final = frozenset(_PARSERS) | {"raw", "uptime_min", "uptime_sec"}
+def _make_from_raw() -> Callable[[type[P0fResponse], RawResponse], P0fResponse]:
+    """:meth:`P0fResponse.from_raw`, written out from the rule table.
+
+    The constructor would derive ``raw`` from the parsed values again, so
+    ``from_raw`` sets each slot itself, as the ``__init__`` that attrs
+    writes for a frozen class does: a bound ``object.__setattr__`` per
+    field.  Like attrs, it is generated once from the table, so the rules
+    are stated once: a loop over the table instead measured 1.6x to 1.7x a
+    hand-written parse for decoding and reading every field, this 1.4x.
+    """
+    lines = ["def from_raw(cls, raw):", "    self = new(cls)", "    put = bind(self)"]
+    scope: dict[str, Any] = {"new": object.__new__, "bind": object.__setattr__.__get__}
+    for i, rule in enumerate(RULES):
+        assert rule.name.isidentifier() and rule.wire.isidentifier()
+        scope[f"parse_{i}"] = rule.parse
+        lines.append(f"    put({rule.name!r}, parse_{i}(raw.{rule.wire}))")
+    lines += ["    put('raw', raw)", "    return self"]
+    source = "\n".join(lines) + "\n"
+    filename = "<p0f generated P0fResponse.from_raw>"
+    # Tracebacks show the generated lines, as they do for attrs' methods.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), scope)
+    function: Callable[[type[P0fResponse], RawResponse], P0fResponse]
+    function = scope["from_raw"]
+    return function
 
 
-def _seconds(moment: _dt.datetime | None) -> int:
-    if moment is None:
-        return 0
-    return int((moment - _EPOCH).total_seconds())
+_from_raw: Final = _make_from_raw()
+_PARSED_KEYS: Final = frozenset(rule.name for rule in RULES) | {
+    "raw",
+    "uptime_min",
+    "uptime_sec",
+}

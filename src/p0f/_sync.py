@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import socket
 import struct
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Iterable
 from typing import Final, Literal, overload
 
-from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, MANY_WINDOW, BaseClient
-from ._codec import (
-    QUERY_SIZE,
-    RESPONSE_SIZE,
-    Address,
-    Pipeline,
-    check_status,
-    encode_query,
-    parse,
-    parse_or_none,
+from . import _drain
+from ._base import (
+    CONNECT_RETRY,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    connect_failure,
+    queue_full,
+    unanswered,
 )
-from ._errors import P0fConnectionError, P0fTimeoutError, ProtocolError
+from ._codec import Address, check_status, encode_query, parse, parse_or_none
+from ._connection import MANY_WINDOW, Pipeline
+from ._errors import P0fConnectionLostError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
 _RECV_SIZE: Final = 65536
@@ -73,9 +73,7 @@ def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = (
-        "sock", "pipe", "outgoing", "sent", "received", "handed_off", "armed", "slack"
-    )
+    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until")
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         # The socket stays in blocking mode with kernel timeouts
@@ -89,14 +87,9 @@ class _Connection:
         # (for the kernel, 0 would mean "wait forever").
         self.armed = -1.0
         self.slack = timeout / 20  # how far they may differ from what is left
-        self.pipe = Pipeline()
+        self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
-        self.sent = 0  # query bytes written in all
-        self.received = 0  # answer bytes read in all
-
-    def owed_bytes(self) -> int:
-        """Answer bytes the daemon will still write: one answer per whole query."""
-        return (self.sent // QUERY_SIZE) * RESPONSE_SIZE - self.received
+        self.idle_until = 0.0  # when an idle_timeout closes it; 0: not idle
 
     def arm(self, deadline: _Deadline) -> None:
         """Set the kernel timeouts to what is left of the call, give or take
@@ -116,7 +109,7 @@ class _Connection:
             n = self.sock.send(data)
         except OSError as exc:
             raise _io_error(exc, deadline) from exc
-        self.sent += n
+        self.pipe.wrote(n)
         return n
 
     def write(self, data: bytes, deadline: _Deadline) -> None:
@@ -139,7 +132,7 @@ class _Connection:
         while outgoing:
             del outgoing[: self.send(outgoing, deadline)]
 
-    def read(self, deadline: _Deadline) -> list[tuple[object, RawResponse]]:
+    def read(self, deadline: _Deadline) -> list[tuple[None, RawResponse]]:
         """Wait for bytes and return the answers they complete (maybe none)."""
         self.arm(deadline)
         try:
@@ -148,8 +141,11 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        self.received += len(data)
-        return self.pipe.receive(data)
+        pipe = self.pipe
+        got = pipe.receive(data)
+        if pipe.broken is not None:
+            raise ProtocolError(str(pipe.broken)) from pipe.broken
+        return got
 
     def one(self, query: bytes, deadline: _Deadline) -> RawResponse:
         """One query on an idle connection: a web request's lookup.
@@ -159,7 +155,7 @@ class _Connection:
         call costs several times what it costs warm."""
         self.arm(deadline)  # first: should it time out, nothing is owed
         pipe = self.pipe
-        pipe.queue(query)
+        pipe.queue(query, None)
         sock = self.sock
         try:
             sent = sock.send(query)
@@ -168,7 +164,7 @@ class _Connection:
             raise deadline.expired() from None
         except OSError as exc:
             raise _io_error(exc, deadline) from exc
-        self.sent += sent
+        pipe.sent += sent
         if sent != len(query):
             self.outgoing += query[sent:]
             self.flush(deadline)
@@ -178,8 +174,9 @@ class _Connection:
             raise _io_error(exc, deadline) from exc
         if not data:
             raise _Dead("p0f closed the connection")
-        self.received += len(data)
         got = pipe.receive(data)
+        if pipe.broken is not None:
+            raise ProtocolError(str(pipe.broken)) from pipe.broken
         while not got:  # a partial answer
             got = self.read(deadline)
         return got[0][1]
@@ -200,7 +197,7 @@ class _Connection:
             if queued < count and pipe.owed <= MANY_WINDOW:
                 batch = queries[queued : queued + MANY_WINDOW]
                 for query in batch:
-                    pipe.queue(query)
+                    pipe.queue(query, None)
                 queued += len(batch)
                 self.write(b"".join(batch), deadline)
             got = self.read(deadline)
@@ -221,20 +218,19 @@ class _Connection:
             deadline = _Deadline(grace)
             if self.outgoing:
                 self.flush(deadline)
-            while self.owed_bytes() > 0:
+            while self.pipe.owed_bytes > 0:
                 sock.settimeout(deadline.remaining())
                 data = sock.recv(_RECV_SIZE)
                 if not data:
                     break
-                self.received += len(data)
+                self.pipe.received += len(data)
         except TimeoutError:  # the daemon's, or the socket's
             self.handed_off = True
-            _hand_to_drainer(sock, self.owed_bytes())
+            _drain.hand_off(sock, self.pipe.owed_bytes)
             return
         except (OSError, _Dead):
             pass  # the daemon hung up or reset: nothing is owed any more
         sock.close()
-
 
     def __del__(self) -> None:
         # A client dropped without close(): the socket must not simply be
@@ -242,86 +238,31 @@ class _Connection:
         if self.handed_off or self.sock.fileno() < 0:
             return
         try:
-            if self.owed_bytes() > 0:
-                self.handed_off = True
-                _hand_to_drainer(self.sock, self.owed_bytes())
-            else:
-                self.sock.close()
+            self.handed_off = True
+            _drain.hand_off(self.sock, self.pipe.owed_bytes)
         except Exception:  # noqa: BLE001 - nothing may escape a finalizer
             pass
-
-
-_drainers_lock = threading.Lock()
-_drainers: set[threading.Thread] = set()
-
-
-def _drain_then_close(sock: socket.socket, owed: int) -> None:
-    try:
-        # Wait as long as it takes: blocking, and no kernel timeout (0 = none).
-        sock.settimeout(None)
-        never = _TIMEVAL.pack(0, 0)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, never)
-        while owed > 0:
-            data = sock.recv(_RECV_SIZE)
-            if not data:
-                break
-            owed -= len(data)
-    except OSError:
-        pass
-    finally:
-        sock.close()
-        with _drainers_lock:
-            _drainers.discard(threading.current_thread())
-
-
-def _hand_to_drainer(sock: socket.socket, owed: int) -> None:
-    thread = threading.Thread(
-        target=_drain_then_close, args=(sock, owed), name="p0f-drainer", daemon=True
-    )
-    with _drainers_lock:
-        _drainers.add(thread)
-    thread.start()
-
-
-def pending_drainers() -> int:
-    """How many connections background threads are still draining."""
-    with _drainers_lock:
-        return len(_drainers)
-
-
-EXIT_GRACE: Final = 2.0
-"""Seconds the interpreter waits at exit for background drainers.
-
-Drainer threads are daemon threads, so a stalled p0f cannot keep a process
-alive; but a process that exits while one still reads closes that socket
-with answers owed.  Waiting a little lets a merely late daemon finish."""
-
-
-def _join_drainers(grace: float = EXIT_GRACE) -> None:
-    end = time.monotonic() + grace
-    with _drainers_lock:
-        threads = list(_drainers)
-    for thread in threads:
-        thread.join(max(0.0, end - time.monotonic()))
-
-
-atexit.register(_join_drainers)
 
 
 _clients: weakref.WeakSet[P0f] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    global _drainers_lock
-    # The parent's drainer threads do not exist here, and its lock may have
-    # been held by one of them at the fork.
-    _drainers_lock = threading.Lock()
-    _drainers.clear()
+    _reaper.after_fork_in_child()
     for client in list(_clients):
         client._forget_after_fork()
 
 
+def _hand_over_at_exit() -> None:
+    # A client still referenced when the process exits (a module-level one)
+    # is never collected before the interpreter's teardown: hand its
+    # connection to the drainer now, which drains it within the exit grace.
+    for client in list(_clients):
+        client._hand_over()
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
+_drain.on_exit(_hand_over_at_exit)
 
 
 class P0f(BaseClient):
@@ -338,9 +279,13 @@ class P0f(BaseClient):
     """
 
     def __init__(
-        self, socket_path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT
+        self,
+        socket_path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        idle_timeout: float | None = None,
     ) -> None:
-        super().__init__(socket_path, timeout=timeout)
+        super().__init__(socket_path, timeout=timeout, idle_timeout=idle_timeout)
         self._lock = threading.Lock()
         self._conn: _Connection | None = None
         _clients.add(self)
@@ -397,7 +342,7 @@ class P0f(BaseClient):
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                conn.retire(max(CLOSE_GRACE, self._timeout))
+                conn.retire(self._close_grace)
 
     def __enter__(self) -> P0f:
         return self
@@ -417,23 +362,46 @@ class P0f(BaseClient):
             conn.handed_off = True  # no finalizer work for this copy
             conn.sock.close()
 
-    def _connect(self, deadline: _Deadline) -> _Connection:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    def _hand_over(self) -> None:
+        # At exit: give the connection to the drainer without waiting.  A
+        # thread still inside a call keeps it (and the process's end closes it).
+        if not self._lock.acquire(timeout=0.1):
+            return
         try:
-            sock.settimeout(deadline.remaining())
-            sock.connect(self._socket_path)
-        except TimeoutError as exc:
-            sock.close()
-            raise P0fTimeoutError(f"connecting to {self._socket_path}: timed out") from exc
-        except OSError as exc:
-            sock.close()
-            raise P0fConnectionError(
-                exc.errno, f"cannot connect to p0f at {self._socket_path}: {exc.strerror}"
-            ) from exc
-        except BaseException:
-            sock.close()
-            raise
-        return _Connection(sock, self._timeout)
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.handed_off = True
+                _drain.hand_off(conn.sock, conn.pipe.owed_bytes)
+        finally:
+            self._lock.release()
+
+    def _connect(self, deadline: _Deadline) -> _Connection:
+        path = self._socket_path
+        pause, longest = CONNECT_RETRY
+        while True:
+            left = deadline.remaining()
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(left)
+                sock.connect(path)
+                return _Connection(sock, self._timeout)
+            except BlockingIOError:
+                # p0f's queue of connections waiting to be accepted is full
+                # (it is at its -S limit): wait, and try again in time.
+                sock.close()
+                if deadline.left() <= pause:
+                    raise queue_full(path, self._timeout) from None
+                time.sleep(pause)
+                pause = min(pause * 2, longest)
+            except TimeoutError:
+                sock.close()
+                raise queue_full(path, self._timeout) from None
+            except OSError as exc:
+                sock.close()
+                raise connect_failure(path, exc) from exc
+            except BaseException:
+                sock.close()
+                raise
 
     def _exchange(self, queries: list[bytes], *, steady: bool) -> list[RawResponse]:
         deadline = _Deadline(self._timeout)
@@ -442,7 +410,42 @@ class P0f(BaseClient):
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
         try:
-            return self._exchange_locked(queries, deadline, steady)
+            answers = self._exchange_locked(queries, deadline, steady)
+            conn = self._conn
+            if conn is not None and self._idle_timeout is not None:
+                self._rest(conn, self._idle_timeout)
+            return answers
+        finally:
+            self._lock.release()
+
+    def _rest(self, conn: _Connection, idle: float) -> None:
+        """The call is over: close now (``idle_timeout=0``) if nothing is
+        owed, or have the reaper close the connection once idle that long."""
+        if not conn.pipe.idle:
+            return  # never close with answers owed; the next call settles it
+        if idle == 0:
+            self._conn = None
+            conn.handed_off = True
+            conn.sock.close()
+        else:
+            conn.idle_until = time.monotonic() + idle
+            _reaper.watch(self, conn.idle_until)
+
+    def _reap(self, now: float) -> float | None:
+        """Close the connection if it sat idle past its time (the reaper's
+        call); otherwise return when to look again, or ``None``."""
+        if not self._lock.acquire(blocking=False):
+            return now + 0.05  # in use: look again shortly
+        try:
+            conn = self._conn
+            if conn is None or not conn.idle_until:
+                return None
+            if conn.idle_until > now:
+                return conn.idle_until
+            self._conn = None
+            conn.handed_off = True
+            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # closes: nothing is owed
+            return None
         finally:
             self._lock.release()
 
@@ -451,14 +454,20 @@ class P0f(BaseClient):
     ) -> list[RawResponse]:
         while True:
             conn = self._conn
-            fresh = conn is None
+            if conn is not None and conn.idle_until:
+                if conn.idle_until <= time.monotonic():
+                    # Idle past its time, the reaper not there yet: a new one.
+                    self._conn = None
+                    conn.handed_off = True
+                    _drain.hand_off(conn.sock, conn.pipe.owed_bytes)
+                    conn = None
+                else:
+                    conn.idle_until = 0.0
             if conn is None:
                 conn = self._conn = self._connect(deadline)
-            start: int | None = None  # bytes read before this call's answers
             try:
                 if conn.outgoing or conn.pipe.owed:
                     conn.settle(deadline)
-                start = conn.received
                 if len(queries) == 1:
                     return [conn.one(queries[0], deadline)]
                 return conn.run(queries, deadline, steady)
@@ -468,27 +477,72 @@ class P0f(BaseClient):
                 # stale, so try once more on a new one.
                 self._conn = None
                 conn.sock.close()
-                if fresh or (start is not None and conn.received != start):
-                    raise P0fConnectionError(f"p0f connection lost: {exc}") from None
+                if not conn.pipe.may_retry:
+                    raise P0fConnectionLostError(f"p0f connection lost: {exc}") from None
             except ProtocolError:
                 # Read what is owed within the call's time; a drainer thread
                 # reads the rest, so the caller is not kept waiting.
                 self._conn = None
                 conn.retire(deadline.left())
                 raise
-            except TimeoutError as exc:
-                if isinstance(exc, P0fTimeoutError):
-                    raise
-                raise P0fTimeoutError(
-                    f"p0f did not answer within {self._timeout} s"
-                ) from None
+            except TimeoutError:
+                raise unanswered(self._timeout, fresh=conn.pipe.received == 0) from None
             except OSError as exc:
                 self._conn = None
                 conn.retire(deadline.left())
-                raise P0fConnectionError(exc.errno, f"p0f connection failed: {exc}") from exc
+                raise P0fConnectionLostError(
+                    f"p0f connection failed: {exc.strerror or exc}", exc.errno
+                ) from exc
             except BaseException:
                 # Interrupted (KeyboardInterrupt, say) at a point the
                 # bookkeeping cannot vouch for: retire the connection.
                 self._conn = None
                 conn.retire(0.0)
                 raise
+
+
+class _Reaper:
+    """One daemon thread that closes idle connections of every ``P0f`` with
+    an ``idle_timeout``.  It never blocks: a client in use is looked at again
+    later, and the thread never keeps a process from exiting."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.due: weakref.WeakKeyDictionary[P0f, float] = weakref.WeakKeyDictionary()
+        self.thread: threading.Thread | None = None
+
+    def watch(self, client: P0f, when: float) -> None:
+        with self.cond:
+            self.due[client] = when
+            if self.thread is None:
+                if sys.is_finalizing():
+                    return
+                self.thread = threading.Thread(target=self.run, name="p0f-reaper", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def run(self) -> None:
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                for client, when in list(self.due.items()):
+                    if when <= now:
+                        self.cond.release()  # never hold this while taking a client's lock
+                        try:
+                            again = client._reap(now)
+                        finally:
+                            self.cond.acquire()
+                        if again is None:
+                            self.due.pop(client, None)
+                        elif self.due.get(client, again) <= again:
+                            self.due[client] = again
+                soonest = min(self.due.values(), default=None)
+                self.cond.wait(None if soonest is None else max(0.0, soonest - time.monotonic()))
+
+    def after_fork_in_child(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.thread = None
+        self.due = weakref.WeakKeyDictionary()
+
+
+_reaper = _Reaper()

@@ -8,7 +8,8 @@ p0f answers are converted, and the other way round.
   :class:`~p0f.RawResponse`.
 - :func:`make_parsing_converter`: a :class:`~p0f.RawResponse` (or a mapping
   of wire values) structured into a :class:`~p0f.P0fResponse` by the
-  parsing rules.
+  parsing rules, and a :class:`~p0f.P0fResponse` unstructured into its
+  wire values (the rules' inverses, as :meth:`~p0f.P0fResponse.to_raw`).
 - :func:`make_json_converter`: a :class:`~p0f.P0fResponse` to and from a
   JSON-ready dictionary: ISO 8601 UTC strings for times, whole seconds for
   durations, member names for ``bad_sw`` and ``os_match_q``, ``null`` for
@@ -47,11 +48,14 @@ def make_raw_converter() -> cattrs.Converter:
 
 
 def make_parsing_converter() -> cattrs.Converter:
-    """Structure a :class:`~p0f.P0fResponse` from wire values.
+    """Structure a :class:`~p0f.P0fResponse` from wire values, and back.
 
     ``converter.structure(raw, P0fResponse)`` takes a :class:`~p0f.RawResponse`
     or a mapping of wire values (as :func:`make_raw_converter` makes them);
-    ``converter.unstructure(raw)`` gives such a mapping back.
+    ``converter.unstructure(raw)`` gives such a mapping back, and so does
+    ``converter.unstructure(response)`` for a :class:`~p0f.P0fResponse`:
+    the wire values of its ``raw`` (as decoded, or derived by
+    :meth:`~p0f.P0fResponse.to_raw` for a record built from parsed values).
     """
     converter = make_raw_converter()
 
@@ -60,7 +64,11 @@ def make_parsing_converter() -> cattrs.Converter:
             value = converter.structure(value, RawResponse)
         return P0fResponse.from_raw(value)
 
+    def unstructure(response: P0fResponse) -> Any:
+        return converter.unstructure(response.raw, RawResponse)
+
     converter.register_structure_hook(P0fResponse, structure)
+    converter.register_unstructure_hook(P0fResponse, unstructure)
     return converter
 
 

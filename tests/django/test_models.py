@@ -13,9 +13,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client, override_settings
 
+from hypothesis import given
+
 from p0f import BadSoftware, MatchQuality, P0fResponse
+from p0f._rules import RULES
 from p0f.django.models import P0fRecord
 from p0f.testing import sample_response
+
+from ..strategies import parsed_responses
 
 UTC = dt.timezone.utc
 LONGEST = "x" * 32  # p0f's string fields hold 32 bytes when not NUL-ended
@@ -156,3 +161,34 @@ def test_admin_lists_filters_and_searches(admin_client: Client) -> None:
 
     record = P0fRecord.objects.get(address="192.0.2.1")
     assert admin_client.get(f"{url}{record.pk}/change/").status_code == 200
+
+
+@given(parsed_responses())
+def test_every_answer_maps_to_a_record_and_back(response: P0fResponse) -> None:
+    record = P0fRecord.from_response("192.0.2.1", response)
+    assert record.to_response() == response
+    # Each column holds its field's parsed value, or its wire value (the
+    # rule's inverse) where the model keeps that; NULL only for unknowns.
+    for rule in RULES:
+        value = getattr(response, rule.name)
+        column = getattr(record, rule.name)
+        assert column in (value, rule.unparse(value)) or (column is None and value is None)
+        if value is None:
+            assert column in (None, "")
+
+
+def test_columns_keep_wire_values_where_the_model_says() -> None:
+    record = P0fRecord.from_response("192.0.2.1", rich_response())
+    assert record.up_mod_days == 999_999_999 and type(record.up_mod_days) is int
+    assert type(record.bad_sw) is int and type(record.os_match_q) is int
+    assert record.uptime == dt.timedelta(minutes=4_000_000_000)
+    assert record.last_nat == dt.datetime(2023, 11, 14, 22, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db
+@given(parsed_responses())
+def test_every_answer_is_stored_and_read_back(response: P0fResponse) -> None:
+    record = P0fRecord.from_response("2001:db8::1", response)
+    record.full_clean()
+    record.save()
+    assert P0fRecord.objects.get(pk=record.pk).to_response() == response

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from p0f import NoMatchError, P0f, P0fConnectionError, P0fError, P0fTimeoutError, RawResponse
-from p0f._sync import pending_drainers
+from p0f._drain import pending as pending_drainers
 
 from .daemon import P0fDaemon, wait_until
 from .p0flog import IPAddress

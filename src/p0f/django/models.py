@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, overload
+from typing import Any, Final
 
 from django.conf import settings
 from django.db import models
@@ -12,10 +12,19 @@ from django.utils import timezone
 from .._codec import Address, normalize_address
 from .._enums import BadSoftware, MatchQuality
 from .._models import P0fResponse
+from .._rules import RULES, Rule
+from .._wire import STRING_FIELDS, STRING_SIZE
 
 __all__ = ["P0fRecord"]
 
-_STRING_LENGTH: Final = 32  # p0f's string fields are 32 bytes, NUL-padded
+_STRING_LENGTH: Final = STRING_SIZE  # p0f's strings: 32 bytes, NUL-padded or full
+
+# The columns that keep the wire value of their field, by the field's rule:
+# the enums as their numbers (for `choices`), the strings with "" for
+# unknown (Django's way for text), up_mod_days as whole days.  Every other
+# column keeps the parsed value.  An unknown value is NULL in a column that
+# allows it.
+_WIRE_COLUMNS: Final = frozenset({"up_mod_days", "bad_sw", "os_match_q", *STRING_FIELDS})
 
 BAD_SW_CHOICES: Final = [
     (int(BadSoftware.NONE), "fine, or no User-Agent"),
@@ -30,20 +39,14 @@ OS_MATCH_Q_CHOICES: Final = [
 ]
 
 
-@overload
-def _to_db(moment: dt.datetime) -> dt.datetime: ...
-@overload
-def _to_db(moment: dt.datetime | None) -> dt.datetime | None: ...
-def _to_db(moment: dt.datetime | None) -> dt.datetime | None:
+def _to_db(moment: dt.datetime) -> dt.datetime:
     # Answers carry aware UTC times; without USE_TZ Django wants naive local ones.
-    if moment is None or settings.USE_TZ:
+    if settings.USE_TZ:
         return moment
     return timezone.make_naive(moment)
 
 
-def _from_db(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
+def _from_db(moment: dt.datetime) -> dt.datetime:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment.astimezone(dt.timezone.utc)
@@ -115,46 +118,30 @@ class P0fRecord(models.Model):
     @classmethod
     def from_response(cls, address: Address, response: P0fResponse) -> P0fRecord:
         """An unsaved record of ``response``, p0f's answer about ``address``."""
-        return cls(
-            address=str(normalize_address(address)),
-            first_seen=_to_db(response.first_seen),
-            last_seen=_to_db(response.last_seen),
-            total_conn=response.total_conn,
-            uptime=response.uptime,
-            up_mod_days=None if response.up_mod_days is None else response.up_mod_days.days,
-            last_nat=_to_db(response.last_nat),
-            last_chg=_to_db(response.last_chg),
-            distance=response.distance,
-            bad_sw=int(response.bad_sw),
-            os_match_q=int(response.os_match_q),
-            os_name=response.os_name or "",
-            os_flavor=response.os_flavor or "",
-            http_name=response.http_name or "",
-            http_flavor=response.http_flavor or "",
-            link_type=response.link_type or "",
-            language=response.language or "",
-        )
+        columns = {rule.name: cls._column(rule, getattr(response, rule.name)) for rule in RULES}
+        return cls(address=str(normalize_address(address)), **columns)
 
     def to_response(self) -> P0fResponse:
         """The answer this record keeps, as a :class:`p0f.P0fResponse`."""
-        first_seen = _from_db(self.first_seen)
-        last_seen = _from_db(self.last_seen)
-        assert first_seen is not None and last_seen is not None  # not nullable
-        return P0fResponse(
-            first_seen=first_seen,
-            last_seen=last_seen,
-            total_conn=self.total_conn,
-            uptime=self.uptime,
-            up_mod_days=None if self.up_mod_days is None else dt.timedelta(days=self.up_mod_days),
-            last_nat=_from_db(self.last_nat),
-            last_chg=_from_db(self.last_chg),
-            distance=self.distance,
-            bad_sw=BadSoftware(self.bad_sw),
-            os_match_q=MatchQuality(self.os_match_q),
-            os_name=self.os_name or None,
-            os_flavor=self.os_flavor or None,
-            http_name=self.http_name or None,
-            http_flavor=self.http_flavor or None,
-            link_type=self.link_type or None,
-            language=self.language or None,
-        )
+        fields = {rule.name: self._field(rule, getattr(self, rule.name)) for rule in RULES}
+        return P0fResponse(**fields)
+
+    @classmethod
+    def _column(cls, rule: Rule, value: Any) -> Any:
+        # A parsed value as this model stores it.
+        if rule.name in _WIRE_COLUMNS:
+            if value is None and getattr(cls._meta.get_field(rule.name), "null", False):
+                return None
+            return rule.unparse(value)
+        if isinstance(value, dt.datetime):
+            return _to_db(value)
+        return value
+
+    @staticmethod
+    def _field(rule: Rule, value: Any) -> Any:
+        # A stored value as P0fResponse holds it: the inverse of _column.
+        if rule.name in _WIRE_COLUMNS:
+            return None if value is None else rule.parse(value)
+        if isinstance(value, dt.datetime):
+            return _from_db(value)
+        return value

@@ -50,7 +50,8 @@ from .._codec import (
     normalize_address,
 )
 from .._enums import Status
-from .._models import RESPONSE_MAGIC, P0fResponse, RawResponse
+from .._models import P0fResponse, RawResponse
+from .._wire import RESPONSE_MAGIC
 
 __all__ = ["Fault", "FakeP0f", "FakeP0fError", "no_match_response", "sample_response"]
 
