@@ -89,14 +89,14 @@ _add_pyenv_pythons()
 
 def _postgres_for(session: nox.Session) -> dict[str, str]:
     """If the tests are to use PostgreSQL, give this session a database of
-    its own, so that sessions running side by side do not share Django's
-    test database."""
+    its own, so that sessions running side by side (two CI lanes, or two
+    runs on one machine) do not share Django's test database."""
     dsn = os.environ.get("P0F_TEST_POSTGRES", "")
     if not dsn.startswith(("postgres://", "postgresql://")):
         return {}
     url = urlsplit(dsn)
     name = "".join(ch if ch.isalnum() else "_" for ch in session.name).strip("_")
-    return {"P0F_TEST_POSTGRES": urlunsplit(url._replace(path=f"/p0f_{name}"))}
+    return {"P0F_TEST_POSTGRES": urlunsplit(url._replace(path=f"/p0f_{name}_{os.getpid()}"))}
 
 
 def _show_versions(session: nox.Session) -> None:
