@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make a fresh machine ready: a virtualenv with the package and its test
-# tools, and (as root, on Debian) the real p0f daemon. Safe to run again.
+# Make a fresh machine ready: a virtualenv with the package, its test
+# tools and the docs tools, and (as root, on Debian) the real p0f daemon.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet --editable ".[test]"
+.venv/bin/python -m pip install --quiet --editable ".[test,docs]"
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if ! command -v p0f >/dev/null && [ ! -x /usr/sbin/p0f ]; then

@@ -454,7 +454,10 @@ def test_loop_ending_without_aclose_does_not_close_with_answers_owed(
 ) -> None:
     fake_p0f.add_host("192.0.2.1", host_response(1))
     fake_p0f.add_host("192.0.2.2", host_response(2))
-    fake_p0f.inject(Fault(delay=0.3), address="192.0.2.1")
+    # The answer comes long after the timeout, so the drainer is surely
+    # still waiting for it when checked below, even on a loaded machine
+    # (0.3 s failed in CI with two test sessions side by side).
+    fake_p0f.inject(Fault(delay=2.0), address="192.0.2.1")
 
     client = AsyncP0f(fake_p0f.socket_path, timeout=0.05)
 
@@ -482,7 +485,10 @@ def test_aclose_ends_callers_waiting_for_a_connection(fake_p0f: FakeP0f) -> None
     fake_p0f.inject(Fault(delay=0.2), address=addresses[1])
 
     async def main() -> None:
-        client = AsyncP0f(fake_p0f.socket_path)
+        # A timeout far beyond the 0.2 s delay, so that aclose() ends the
+        # wait before the caller's own timeout can (with the default 1 s,
+        # the timeout won once in CI on a loaded machine).
+        client = AsyncP0f(fake_p0f.socket_path, timeout=10.0)
         results = await asyncio.gather(
             *(client.query(a) for a in addresses[:2]), return_exceptions=True
         )

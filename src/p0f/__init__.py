@@ -9,7 +9,9 @@
     try:
         answer = client.query("192.0.2.1")
     except NoMatchError:
-        answer = None
+        print("p0f has not seen this host")
+    else:
+        print(answer.os_name)
 """
 
 from __future__ import annotations

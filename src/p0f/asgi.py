@@ -1,5 +1,9 @@
 """ASGI middleware: what p0f knows about the client, in ``scope["state"]["p0f"]``.
 
+.. typecheck-context:
+   from p0f.asgi import ASGIApp
+   app: ASGIApp
+
 ::
 
     from starlette.applications import Starlette

@@ -72,6 +72,10 @@ __all__ = [
 class P0fHttpRequest(HttpRequest):
     """A request the middleware has seen; annotate views with it.
 
+    .. typecheck-context:
+       from django.http import HttpResponse
+       from p0f.django.middleware import P0fHttpRequest
+
     ::
 
         from django.http import HttpResponse

@@ -10,6 +10,10 @@ Unlike the real daemon it can be told to misbehave (:class:`Fault`), and it
 records what would have killed the real one: writing to a connection its
 client had already closed (p0f dies of SIGPIPE then).
 
+.. typecheck-context:
+   from p0f import P0f
+   from p0f.testing import FakeP0f, sample_response
+
 It needs no pytest::
 
     with FakeP0f() as fake:

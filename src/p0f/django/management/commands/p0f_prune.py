@@ -2,7 +2,9 @@
 
 What p0f says about a visitor (address, operating system, browser,
 language) is personal data: keep it no longer than its purpose needs.  Run
-this from cron or a systemd timer, for example daily::
+this from cron or a systemd timer, for example daily (a crontab line):
+
+.. code-block:: text
 
     17 3 * * *  cd /srv/site && python manage.py p0f_prune --older-than 30d
 
