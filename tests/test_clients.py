@@ -253,7 +253,8 @@ def test_idle_timeout_never_closes_with_answers_owed(
         client.query("192.0.2.1")
     assert fake_p0f.connection_count == 1  # still owed: kept
     client.wait_until(lambda: len(fake_p0f.queries) == 1)
-    # The late answer is read and dropped before this call's own.
+    # The late answer is read and dropped (by the drainer, or by this call
+    # before its own); this call gets its own host's answer.
     answer: P0fResponse | None = None
     for _ in range(20):
         try:
@@ -265,6 +266,24 @@ def test_idle_timeout_never_closes_with_answers_owed(
     client.wait_until(lambda: fake_p0f.connection_count == 0)
     fake_p0f.stop()
     assert fake_p0f.harm == []
+
+
+@pytest.mark.parametrize("idle", [0, 0.2])
+def test_idle_timeout_gives_the_slot_back_after_a_call_timed_out(
+    make_client: MakeClient, fake_p0f: FakeP0f, idle: float
+) -> None:
+    # The call times out with its answer owed, and nobody calls again: the
+    # late answer is read, then the connection is closed, with no other call
+    # needed (a quiet process must not hold one of p0f's -S slots for ever).
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(delay=0.4), address="192.0.2.1")
+    client = make_client(fake_p0f.socket_path, timeout=0.1, idle_timeout=idle)
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    client.wait_until(lambda: fake_p0f.connection_count == 0)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+    assert len(fake_p0f.queries) == 1
 
 
 # -- settings ----------------------------------------------------------------------------

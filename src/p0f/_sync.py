@@ -410,23 +410,25 @@ class P0f(BaseClient):
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
         try:
-            answers = self._exchange_locked(queries, deadline, steady)
+            return self._exchange_locked(queries, deadline, steady)
+        finally:
+            # Also after a call that failed (timed out, say) with the
+            # connection kept: the slot must be given back all the same.
             conn = self._conn
             if conn is not None and self._idle_timeout is not None:
                 self._rest(conn, self._idle_timeout)
-            return answers
-        finally:
             self._lock.release()
 
     def _rest(self, conn: _Connection, idle: float) -> None:
-        """The call is over: close now (``idle_timeout=0``) if nothing is
-        owed, or have the reaper close the connection once idle that long."""
-        if not conn.pipe.idle:
-            return  # never close with answers owed; the next call settles it
+        """The call is over: let go of the connection now (``idle_timeout=0``)
+        or have the reaper let go of it once unused that long.  Letting go is
+        closing when nothing is owed; after a call that timed out, it is
+        handing the connection to the drainer, which reads the late answers
+        and then closes (never with answers owed, never holding the slot)."""
         if idle == 0:
             self._conn = None
             conn.handed_off = True
-            conn.sock.close()
+            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # closes if owed nothing
         else:
             conn.idle_until = time.monotonic() + idle
             _reaper.watch(self, conn.idle_until)
@@ -444,7 +446,7 @@ class P0f(BaseClient):
                 return conn.idle_until
             self._conn = None
             conn.handed_off = True
-            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # closes: nothing is owed
+            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # reads what is owed, closes
             return None
         finally:
             self._lock.release()
