@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import threading
 import time
@@ -480,9 +481,35 @@ def test_repr_and_properties() -> None:
 # -- found in review: bounds that must hold on every path -----------------------
 
 
+def test_signals_more_often_than_the_timeout_do_not_stretch_a_call(fake_p0f: FakeP0f) -> None:
+    # An interval timer (a profiler, say) interrupts the wait every 50 ms.
+    # With kernel socket timeouts Python retried the interrupted recv() with
+    # the whole timeout again, so the call lasted as long as p0f stalled.
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=0.5)
+    client.query("192.0.2.1")
+    fake_p0f.inject(Fault(delay=8.0))
+    ticks: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: ticks.append(signum))
+    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+    try:
+        start = time.monotonic()
+        with pytest.raises(P0fTimeoutError):
+            client.query("192.0.2.1")
+        took = time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert ticks, "the timer never interrupted the call"
+    assert took < 5.0  # generous: the timeout is 0.5 s, the stall 8 s
+    client.close()  # the late answer is drained in the background
+    fake_p0f.drop_connections()
+    wait_until(lambda: pending_drainers() == 0)
+
+
 def test_a_late_reconnect_is_still_bounded_by_the_timeout(fake_p0f: FakeP0f) -> None:
     # The daemon hangs up near the end of the call's time; the retry's new
-    # connection must get kernel timeouts too (0 would mean "wait forever").
+    # connection must get a timeout too (none would mean "wait forever").
     fake_p0f.add_host("192.0.2.1", host_response(1))
     client = P0f(fake_p0f.socket_path, timeout=0.3)
     client.query("192.0.2.1")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 import sys
 import threading
 import time
@@ -27,7 +26,6 @@ from ._errors import P0fConnectionLostError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
 _RECV_SIZE: Final = 65536
-_TIMEVAL: Final = struct.Struct("@ll")  # struct timeval
 
 
 class _Deadline:
@@ -61,9 +59,9 @@ class _Dead(Exception):
 
 
 def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
-    """What a socket error means for the call: the kernel timeout ran out
-    (EAGAIN, as the socket is blocking), the daemon hung up, or other."""
-    if isinstance(exc, BlockingIOError):
+    """What a socket error means for the call: the socket's timeout ran
+    out, the daemon hung up, or other."""
+    if isinstance(exc, (BlockingIOError, TimeoutError)):
         return deadline.expired()
     if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
         return _Dead(str(exc))
@@ -76,31 +74,28 @@ class _Connection:
     __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until")
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
-        # The socket stays in blocking mode with kernel timeouts
-        # (SO_RCVTIMEO, SO_SNDTIMEO) instead of Python's timeout mode, which
-        # polls before every send and recv: a query then costs the same two
-        # system calls as a bare blocking loop.
-        sock.settimeout(None)
+        # Python's timeout mode, not kernel timeouts (SO_RCVTIMEO): a signal
+        # makes the kernel end a timed recv() early, and Python retries it
+        # with the whole kernel timeout again, so a process that gets a
+        # signal more often than its timeout (an interval timer, a profiler,
+        # children exiting) would wait as long as the daemon stalls.  In
+        # timeout mode Python waits with poll() and, after a signal, waits
+        # only for what is left.  It costs one poll() per send and recv.
         self.sock = sock
         self.handed_off = False
-        # The kernel timeouts now set, in seconds; -1 until the first arm()
-        # (for the kernel, 0 would mean "wait forever").
+        # The socket's timeout now set, in seconds; -1 until the first arm().
         self.armed = -1.0
-        self.slack = timeout / 20  # how far they may differ from what is left
+        self.slack = timeout / 20  # how far it may differ from what is left
         self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
         self.idle_until = 0.0  # when an idle_timeout closes it; 0: not idle
 
     def arm(self, deadline: _Deadline) -> None:
-        """Set the kernel timeouts to what is left of the call, give or take
+        """Set the socket's timeout to what is left of the call, give or take
         5 % of the client's timeout (so a fast call sets nothing)."""
         left = deadline.remaining()
         if abs(left - self.armed) > self.slack:
-            seconds = int(left)
-            micros = max(1, int((left - seconds) * 1_000_000))  # 0 would mean never
-            value = _TIMEVAL.pack(seconds, micros)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            self.sock.settimeout(left)
             self.armed = left
 
     def send(self, data: bytes | bytearray, deadline: _Deadline) -> int:
@@ -159,7 +154,7 @@ class _Connection:
         sock = self.sock
         try:
             sent = sock.send(query)
-        except BlockingIOError:
+        except (BlockingIOError, TimeoutError):
             self.outgoing += query  # unsent but owed: the next call sends it
             raise deadline.expired() from None
         except OSError as exc:
