@@ -24,7 +24,7 @@ from p0f import (
     P0fTimeoutError,
     encode_response,
 )
-from p0f._base import validate_timeout
+from p0f._base import MAX_TIMEOUT, validate_timeout
 from p0f.testing import FakeP0f, Fault
 
 from .helpers import fill_queue, host_response, wait_until, watch_for_full_queue
@@ -125,6 +125,18 @@ def test_a_path_that_is_not_a_socket_says_so(
         client.query("192.0.2.1")
     assert info.value.errno == errno.ECONNREFUSED
     assert "[Errno" not in str(info.value)
+
+
+def test_an_abstract_socket_path_is_a_connect_error_every_time(make_client: MakeClient) -> None:
+    # A leading NUL names a Linux abstract socket (p0f never makes one).
+    # Describing the failure ran os.stat() on it, whose ValueError escaped
+    # from P0f.query and left AsyncP0f's connection half closed: every later
+    # call then waited out its timeout.
+    client = make_client("\0p0f-client-test-no-such-abstract-socket", timeout=5.0)
+    for _ in range(2):
+        with pytest.raises(P0fConnectError) as info:
+            client.query("192.0.2.1")
+        assert info.value.errno == errno.ECONNREFUSED
 
 
 def test_a_connection_closed_by_p0f_is_a_lost_connection(
@@ -303,6 +315,13 @@ def test_idle_timeout_gives_the_slot_back_after_a_call_timed_out(
         ("idle_timeout", "0", TypeError),
         ("idle_timeout", -0.5, ValueError),
         ("idle_timeout", float("inf"), ValueError),
+        # Finite, but past what sockets and locks can wait: refused here,
+        # not as an OverflowError inside a call (or the idle reaper thread).
+        ("timeout", 1e12, ValueError),
+        ("timeout", 10**400, ValueError),
+        ("idle_timeout", 1e12, ValueError),
+        ("idle_timeout", True, TypeError),
+        ("idle_timeout", float("nan"), ValueError),
     ],
 )
 def test_settings_are_checked_alike(
@@ -314,6 +333,9 @@ def test_settings_are_checked_alike(
 
 def test_validate_timeout_is_the_one_check() -> None:
     assert validate_timeout(2) == 2.0 and isinstance(validate_timeout(2), float)
+    assert validate_timeout(MAX_TIMEOUT) == MAX_TIMEOUT  # the longest still works
+    with pytest.raises(ValueError, match="at most"):
+        validate_timeout(MAX_TIMEOUT * 2)
     assert validate_timeout(0, "idle_timeout", allow_zero=True) == 0.0
     with pytest.raises(ValueError, match="cache_ttl must be positive"):
         validate_timeout(0, "cache_ttl")

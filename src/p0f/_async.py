@@ -361,8 +361,12 @@ class _Connection(asyncio.BufferedProtocol):
             self._idle_timer.cancel()
             self._idle_timer = None
         self._deadlines.clear()
-        self._fail(failure)
-        self._release()
+        try:
+            self._fail(failure)
+        finally:
+            # Whatever failing the callers raised, the connection is gone:
+            # aclose() and _pick() wait for this, and would wait for ever.
+            self._release()
 
     def _release(self) -> None:
         if not self.closed.done():
