@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
 import signal
 import socket
+import sys
+import termios
 import threading
 import time
 
@@ -205,6 +208,31 @@ def test_too_long_answer_is_a_protocol_error(fake_p0f: FakeP0f, p0f_client: P0f)
     with pytest.raises(ProtocolError):
         p0f_client.query("192.0.2.1")
     assert p0f_client.query("192.0.2.1").total_conn == 1
+
+
+def test_bytes_sent_after_a_whole_answer_are_never_the_next_hosts(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    # A faulty daemon sends host 1's answer and then, in later reads, host
+    # 2's too.  The call for host 1 returns as soon as its answer is whole;
+    # the next query (host 3) must not take the unasked answer as its own.
+    for n in (1, 2, 3):
+        fake_p0f.add_host(f"192.0.2.{n}", host_response(n))
+    twice = host_response(1).to_bytes() + host_response(2).to_bytes()
+    fake_p0f.inject(Fault(payload=twice, trickle=0.0005), address="192.0.2.1")
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    sock = p0f_client._conn.sock if p0f_client._conn is not None else None
+    assert sock is not None
+
+    def unread() -> int:
+        return int.from_bytes(fcntl.ioctl(sock, termios.FIONREAD, bytes(4)), sys.byteorder)
+
+    wait_until(lambda: unread() >= len(twice) - 232)  # all sent, nothing read
+    with pytest.raises(ProtocolError):
+        p0f_client.query("192.0.2.3")
+    assert p0f_client.query("192.0.2.3").total_conn == 3  # on a new connection
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
 
 
 def test_truncated_answer_then_close(fake_p0f: FakeP0f, p0f_client: P0f) -> None:

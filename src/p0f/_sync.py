@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import sys
 import threading
@@ -71,7 +72,9 @@ def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until")
+    __slots__ = (
+        "sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until", "poller"
+    )
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
         # Python's timeout mode, not kernel timeouts (SO_RCVTIMEO): a signal
@@ -89,6 +92,8 @@ class _Connection:
         self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
         self.idle_until = 0.0  # when an idle_timeout closes it; 0: not idle
+        self.poller = select.poll()  # for quiet(): is anything waiting?
+        self.poller.register(sock, select.POLLIN)
 
     def arm(self, deadline: _Deadline) -> None:
         """Set the socket's timeout to what is left of the call, give or take
@@ -175,6 +180,29 @@ class _Connection:
         while not got:  # a partial answer
             got = self.read(deadline)
         return got[0][1]
+
+    def quiet(self, deadline: _Deadline) -> bool:
+        """Check, before writing a query, that a connection owed nothing has
+        nothing to read: ``False`` if the daemon hung up meanwhile.
+
+        Bytes waiting now were never asked for (a faulty daemon, an answer
+        sent twice); read as the next answer they would be another host's,
+        so they break the stream (:class:`ProtocolError`) instead."""
+        if not self.poller.poll(0):
+            return True
+        self.arm(deadline)
+        try:
+            data = self.sock.recv(_RECV_SIZE)  # ready: returns at once
+        except ConnectionResetError:
+            return False
+        except OSError as exc:
+            raise _io_error(exc, deadline) from exc
+        if not data:
+            return False
+        pipe = self.pipe
+        pipe.receive(data)  # owed nothing: this breaks the stream
+        assert pipe.broken is not None
+        raise ProtocolError(f"{pipe.broken} (they came while it owed nothing)") from pipe.broken
 
     def settle(self, deadline: _Deadline) -> None:
         """Finish what earlier, abandoned calls left: write, then read and drop."""
@@ -465,6 +493,14 @@ class P0f(BaseClient):
             try:
                 if conn.outgoing or conn.pipe.owed:
                     conn.settle(deadline)
+                if not conn.quiet(deadline):
+                    # p0f hung up while the connection sat idle (restarted):
+                    # nothing is owed, nothing was asked yet; a new one.
+                    self._conn = None
+                    conn.sock.close()
+                    if conn.pipe.received:
+                        continue
+                    raise P0fConnectionLostError("p0f connection lost: p0f closed the connection")
                 if len(queries) == 1:
                     return [conn.one(queries[0], deadline)]
                 return conn.run(queries, deadline, steady)
