@@ -386,9 +386,11 @@ class P0f(BaseClient):
             conn.sock.close()
 
     def _hand_over(self) -> None:
-        # At exit: give the connection to the drainer without waiting.  A
-        # thread still inside a call keeps it (and the process's end closes it).
-        if not self._lock.acquire(timeout=0.1):
+        # At exit: give the connection to the drainer.  A (daemon) thread
+        # still inside a call ends it within its timeout: wait for that
+        # within the exit grace, so that the answer it leaves owed is read
+        # too; past the grace, the process's end closes the connection.
+        if not self._lock.acquire(timeout=_drain.exit_time_left()):
             return
         try:
             conn, self._conn = self._conn, None
