@@ -77,10 +77,9 @@ def require_python(python: str | None) -> str:
     return python
 
 
-def run_script(python: str, script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run ``script`` with ``python`` and this checkout's sources (and the
-    pure-Python dependencies of this environment) on its path; fail the
-    test rather than wait past ``timeout``."""
+def script_env() -> dict[str, str]:
+    """The environment for a script run by another Python: this checkout's
+    sources and the pure-Python dependencies of this environment."""
     import attrs as attrs_module
     import cattrs
 
@@ -88,7 +87,14 @@ def run_script(python: str, script: str, *args: str, timeout: float) -> subproce
         str(Path(attrs_module.__file__).parent.parent),
         str(Path(cattrs.__file__).parent.parent),
     }
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, *sorted(deps)]))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, *sorted(deps)]))
+
+
+def run_script(python: str, script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with ``python`` and this checkout's sources (and the
+    pure-Python dependencies of this environment) on its path; fail the
+    test rather than wait past ``timeout``."""
+    env = script_env()
     try:
         return subprocess.run(
             [python, "-c", script, *args],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import ipaddress
 import os
 import random
@@ -521,6 +522,37 @@ def test_async_with_closes_and_a_client_moves_between_loops(fake_p0f: FakeP0f) -
     run(main())
     run(main())
     assert fake_p0f.connections_served == 2
+
+
+# asyncio itself warns (ResourceWarning, when collected) about the transports
+# of a loop closed without closing them: that is this test's very scenario.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_loop_closed_without_aclose_leaves_its_owed_answers_to_the_drainer(
+    fake_p0f: FakeP0f,
+) -> None:
+    # The first loop is closed by hand (not asyncio.run) with an answer still
+    # owed; moving the client to a new loop dropped the old connection, and
+    # collecting it closed the socket before p0f wrote the late answer.
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(delay=0.5))
+    client = AsyncP0f(fake_p0f.socket_path, timeout=0.1)
+    first = asyncio.new_event_loop()
+    with pytest.raises(P0fTimeoutError):
+        first.run_until_complete(client.query("192.0.2.1"))
+    first.close()
+
+    async def second() -> int:
+        answer = await client.query("192.0.2.1")
+        await client.aclose()
+        return answer.total_conn
+
+    assert run(second()) == 1
+    gc.collect()  # what dropping the old connection led to
+    wait_until(lambda: len(fake_p0f.queries) == 2 and pending_drainers() == 0)
+    wait_until(lambda: fake_p0f.connection_count == 0)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
 
 
 def test_a_client_with_connections_refuses_another_loop(fake_p0f: FakeP0f) -> None:

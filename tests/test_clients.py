@@ -24,7 +24,7 @@ from p0f import (
     P0fTimeoutError,
     encode_response,
 )
-from p0f._base import validate_timeout
+from p0f._base import MAX_TIMEOUT, validate_timeout
 from p0f.testing import FakeP0f, Fault
 
 from .helpers import fill_queue, host_response, wait_until, watch_for_full_queue
@@ -125,6 +125,18 @@ def test_a_path_that_is_not_a_socket_says_so(
         client.query("192.0.2.1")
     assert info.value.errno == errno.ECONNREFUSED
     assert "[Errno" not in str(info.value)
+
+
+def test_an_abstract_socket_path_is_a_connect_error_every_time(make_client: MakeClient) -> None:
+    # A leading NUL names a Linux abstract socket (p0f never makes one).
+    # Describing the failure ran os.stat() on it, whose ValueError escaped
+    # from P0f.query and left AsyncP0f's connection half closed: every later
+    # call then waited out its timeout.
+    client = make_client("\0p0f-client-test-no-such-abstract-socket", timeout=5.0)
+    for _ in range(2):
+        with pytest.raises(P0fConnectError) as info:
+            client.query("192.0.2.1")
+        assert info.value.errno == errno.ECONNREFUSED
 
 
 def test_a_connection_closed_by_p0f_is_a_lost_connection(
@@ -255,7 +267,8 @@ def test_idle_timeout_never_closes_with_answers_owed(
         client.query("192.0.2.1")
     assert fake_p0f.connection_count == 1  # still owed: kept
     client.wait_until(lambda: len(fake_p0f.queries) == 1)
-    # The late answer is read and dropped before this call's own.
+    # The late answer is read and dropped (by the drainer, or by this call
+    # before its own); this call gets its own host's answer.
     answer: P0fResponse | None = None
     for _ in range(20):
         try:
@@ -267,6 +280,24 @@ def test_idle_timeout_never_closes_with_answers_owed(
     client.wait_until(lambda: fake_p0f.connection_count == 0)
     fake_p0f.stop()
     assert fake_p0f.harm == []
+
+
+@pytest.mark.parametrize("idle", [0, 0.2])
+def test_idle_timeout_gives_the_slot_back_after_a_call_timed_out(
+    make_client: MakeClient, fake_p0f: FakeP0f, idle: float
+) -> None:
+    # The call times out with its answer owed, and nobody calls again: the
+    # late answer is read, then the connection is closed, with no other call
+    # needed (a quiet process must not hold one of p0f's -S slots for ever).
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(delay=0.4), address="192.0.2.1")
+    client = make_client(fake_p0f.socket_path, timeout=0.1, idle_timeout=idle)
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    client.wait_until(lambda: fake_p0f.connection_count == 0)
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
+    assert len(fake_p0f.queries) == 1
 
 
 # -- settings ----------------------------------------------------------------------------
@@ -286,6 +317,13 @@ def test_idle_timeout_never_closes_with_answers_owed(
         ("idle_timeout", "0", TypeError),
         ("idle_timeout", -0.5, ValueError),
         ("idle_timeout", float("inf"), ValueError),
+        # Finite, but past what sockets and locks can wait: refused here,
+        # not as an OverflowError inside a call (or the idle reaper thread).
+        ("timeout", 1e12, ValueError),
+        ("timeout", 10**400, ValueError),
+        ("idle_timeout", 1e12, ValueError),
+        ("idle_timeout", True, TypeError),
+        ("idle_timeout", float("nan"), ValueError),
     ],
 )
 def test_settings_are_checked_alike(
@@ -297,6 +335,9 @@ def test_settings_are_checked_alike(
 
 def test_validate_timeout_is_the_one_check() -> None:
     assert validate_timeout(2) == 2.0 and isinstance(validate_timeout(2), float)
+    assert validate_timeout(MAX_TIMEOUT) == MAX_TIMEOUT  # the longest still works
+    with pytest.raises(ValueError, match="at most"):
+        validate_timeout(MAX_TIMEOUT * 2)
     assert validate_timeout(0, "idle_timeout", allow_zero=True) == 0.0
     with pytest.raises(ValueError, match="cache_ttl must be positive"):
         validate_timeout(0, "cache_ttl")

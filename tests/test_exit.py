@@ -10,6 +10,7 @@ answer owed, and one on a loop left open.
 from __future__ import annotations
 
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from p0f._base import CLOSE_GRACE
 from p0f._drain import EXIT_GRACE
 from p0f.testing import FakeP0f, Fault
 
-from .helpers import pythons, require_python, run_script
+from .helpers import pythons, require_python, run_script, script_env, wait_until
 
 # Close grace, then exit grace, then an interpreter's start-up and teardown.
 PROMPT = CLOSE_GRACE + EXIT_GRACE + 10.0
@@ -92,4 +93,50 @@ def test_exit_drains_what_a_late_daemon_still_owes(python: str | None) -> None:
         assert done.returncode == 0, done.stderr
         fake.stop()
         assert len(fake.queries) == 5
+        assert fake.harm == []
+
+
+THREAD_MID_CALL = """
+import sys, threading
+from p0f import P0f, P0fError
+
+client = P0f(sys.argv[1], timeout=0.5)
+
+def ask():
+    try:
+        client.query("192.0.2.9")
+    except P0fError:
+        pass
+
+threading.Thread(target=ask, daemon=True).start()
+sys.stdin.readline()  # the test says when the query has reached the daemon
+"""
+
+
+@pytest.mark.parametrize("python", pythons())
+def test_exit_waits_for_a_thread_mid_call_within_the_grace(python: str | None) -> None:
+    # The process exits while a daemon thread is inside a call whose answer
+    # comes after the call's timeout, within the exit grace.  The exit hook
+    # gave up on a client in use after 0.1 s, so the process's end closed
+    # the connection before p0f wrote the answer.
+    python = require_python(python)
+    with FakeP0f() as fake:
+        fake.add_host("192.0.2.9")
+        fake.inject(Fault(delay=1.2))
+        script = subprocess.Popen(
+            [python, "-c", THREAD_MID_CALL, fake.socket_path],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=script_env(),
+        )
+        try:
+            wait_until(lambda: len(fake.queries) == 1)
+            _, stderr = script.communicate("go\n", timeout=PROMPT)
+        finally:
+            script.kill()
+            script.wait()
+        assert script.returncode == 0, stderr
+        wait_until(lambda: fake.connection_count == 0)
+        fake.stop()
         assert fake.harm == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import os
+import signal
 import socket
+import sys
+import termios
 import threading
 import time
 
@@ -204,6 +208,31 @@ def test_too_long_answer_is_a_protocol_error(fake_p0f: FakeP0f, p0f_client: P0f)
     with pytest.raises(ProtocolError):
         p0f_client.query("192.0.2.1")
     assert p0f_client.query("192.0.2.1").total_conn == 1
+
+
+def test_bytes_sent_after_a_whole_answer_are_never_the_next_hosts(
+    fake_p0f: FakeP0f, p0f_client: P0f
+) -> None:
+    # A faulty daemon sends host 1's answer and then, in later reads, host
+    # 2's too.  The call for host 1 returns as soon as its answer is whole;
+    # the next query (host 3) must not take the unasked answer as its own.
+    for n in (1, 2, 3):
+        fake_p0f.add_host(f"192.0.2.{n}", host_response(n))
+    twice = host_response(1).to_bytes() + host_response(2).to_bytes()
+    fake_p0f.inject(Fault(payload=twice, trickle=0.0005), address="192.0.2.1")
+    assert p0f_client.query("192.0.2.1").total_conn == 1
+    sock = p0f_client._conn.sock if p0f_client._conn is not None else None
+    assert sock is not None
+
+    def unread() -> int:
+        return int.from_bytes(fcntl.ioctl(sock, termios.FIONREAD, bytes(4)), sys.byteorder)
+
+    wait_until(lambda: unread() >= len(twice) - 232)  # all sent, nothing read
+    with pytest.raises(ProtocolError):
+        p0f_client.query("192.0.2.3")
+    assert p0f_client.query("192.0.2.3").total_conn == 3  # on a new connection
+    fake_p0f.stop()
+    assert fake_p0f.harm == []
 
 
 def test_truncated_answer_then_close(fake_p0f: FakeP0f, p0f_client: P0f) -> None:
@@ -482,9 +511,35 @@ def test_repr_and_properties() -> None:
 # -- found in review: bounds that must hold on every path -----------------------
 
 
+def test_signals_more_often_than_the_timeout_do_not_stretch_a_call(fake_p0f: FakeP0f) -> None:
+    # An interval timer (a profiler, say) interrupts the wait every 50 ms.
+    # With kernel socket timeouts Python retried the interrupted recv() with
+    # the whole timeout again, so the call lasted as long as p0f stalled.
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=0.5)
+    client.query("192.0.2.1")
+    fake_p0f.inject(Fault(delay=8.0))
+    ticks: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: ticks.append(signum))
+    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+    try:
+        start = time.monotonic()
+        with pytest.raises(P0fTimeoutError):
+            client.query("192.0.2.1")
+        took = time.monotonic() - start
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert ticks, "the timer never interrupted the call"
+    assert took < 5.0  # generous: the timeout is 0.5 s, the stall 8 s
+    client.close()  # the late answer is drained in the background
+    fake_p0f.drop_connections()
+    wait_until(lambda: pending_drainers() == 0)
+
+
 def test_a_late_reconnect_is_still_bounded_by_the_timeout(fake_p0f: FakeP0f) -> None:
     # The daemon hangs up near the end of the call's time; the retry's new
-    # connection must get kernel timeouts too (0 would mean "wait forever").
+    # connection must get a timeout too (none would mean "wait forever").
     fake_p0f.add_host("192.0.2.1", host_response(1))
     client = P0f(fake_p0f.socket_path, timeout=0.3)
     client.query("192.0.2.1")

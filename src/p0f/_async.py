@@ -106,6 +106,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._why: _Failure = _gone_error  # what a late submit fails with
         self._hand_off_timer: asyncio.TimerHandle | None = None
+        self._handed_over = False  # hand_over() done: its loop is gone
         # Callers' deadlines in the order they asked; all share one timeout,
         # so they come in order too and one timer serves them all.
         self._deadlines: deque[tuple[float, _Answer]] = deque()
@@ -335,12 +336,14 @@ class _Connection(asyncio.BufferedProtocol):
         _drain.hand_off(spare, owed)
         self._release()
 
-    def hand_over_at_exit(self) -> None:
-        """The process is exiting with this connection's loop stopped: let the
-        drainer read what is owed on a duplicate of its socket."""
+    def hand_over(self) -> None:
+        """This connection's loop will not run again (the process is exiting
+        with it stopped, or it was closed): let the drainer read what is
+        owed on a duplicate of its socket, which outlives the transport."""
         transport = self._transport
-        if transport is None or self.closed.done():
+        if transport is None or self.closed.done() or self._handed_over:
             return
+        self._handed_over = True  # (its futures belong to the dead loop)
         sent = self.pipe.sent - transport.get_write_buffer_size()
         owed = owed_bytes(sent, self.pipe.received)
         spare = _duplicate(transport) if owed > 0 else None
@@ -361,8 +364,12 @@ class _Connection(asyncio.BufferedProtocol):
             self._idle_timer.cancel()
             self._idle_timer = None
         self._deadlines.clear()
-        self._fail(failure)
-        self._release()
+        try:
+            self._fail(failure)
+        finally:
+            # Whatever failing the callers raised, the connection is gone:
+            # aclose() and _pick() wait for this, and would wait for ever.
+            self._release()
 
     def _release(self) -> None:
         if not self.closed.done():
@@ -438,7 +445,7 @@ def _hand_over_at_exit() -> None:
         loop = client._loop
         if loop is not None and not loop.is_running():
             for conn in client._conns:
-                conn.hand_over_at_exit()
+                conn.hand_over()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -592,7 +599,11 @@ class AsyncP0f(BaseClient):
                 "this AsyncP0f has connections on another event loop; "
                 "await aclose() there before using it here"
             )
-        self._conns.clear()  # any left belong to a closed loop, gone with it
+        # Any left belong to a closed loop (closed without aclose()): their
+        # sockets would be closed when collected, answers owed or not.
+        for conn in self._conns:
+            conn.hand_over()
+        self._conns.clear()
         self._loop = loop
 
     def _timed_out(self, exc: TimeoutError, conn: _Connection | None) -> P0fTimeoutError:

@@ -7,6 +7,7 @@ import errno
 import math
 import os
 import stat
+import threading
 from typing import Final
 
 from ._errors import P0fConnectError, P0fTimeoutError
@@ -23,19 +24,41 @@ CONNECT_RETRY: Final = (0.002, 0.05)
 queue is full (``EAGAIN``); the attempts go on until the call's timeout."""
 
 
+MAX_TIMEOUT: Final = threading.TIMEOUT_MAX
+"""The longest timeout accepted: the most a thread lock can wait (about 292
+years on Linux).  Longer ones overflow the clock arithmetic of sockets and
+of lock waits, deep inside a call instead of where the client is made."""
+
+
 def validate_timeout(value: object, name: str = "timeout", *, allow_zero: bool = False) -> float:
     """``value`` as seconds, or :class:`TypeError` (not a number) or
-    :class:`ValueError` (negative, zero unless ``allow_zero``, infinite, NaN).
+    :class:`ValueError` (negative, zero unless ``allow_zero``, infinite, NaN,
+    or above :data:`MAX_TIMEOUT`).
 
     The one check of a timeout for the clients, the web settings and the
     command line, so that all three refuse the same values the same way.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise TypeError(f"{name} must be a number of seconds, got {_shown(value)}")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         what = "zero or more" if allow_zero else "positive"
-        raise ValueError(f"{name} must be {what} and finite, got {value!r}")
-    return float(value)
+        raise ValueError(f"{name} must be {what} and finite, got {_shown(value)}")
+    if seconds > MAX_TIMEOUT:
+        raise ValueError(f"{name} must be at most {MAX_TIMEOUT:.0f} s, got {_shown(value)}")
+    return seconds
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, short: an int may have millions of digits."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - an int past the digit limit, say
+        return f"<{type(value).__name__} object>"
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def validate_idle_timeout(value: object) -> float | None:
@@ -60,7 +83,7 @@ def _not_a_socket(path: str) -> str | None:
     """What ``path`` is when it is not a socket (connect() says "refused")."""
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte (an abstract socket)
         return None
     if stat.S_ISSOCK(mode):
         return None

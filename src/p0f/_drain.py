@@ -190,6 +190,12 @@ def hand_off(sock: socket.socket, owed: int) -> None:
     _drainer.add(sock, owed)
 
 
+def exit_time_left() -> float:
+    """Seconds left of the exit grace (0 outside the exit hooks)."""
+    end = _drainer.exit_at
+    return 0.0 if end is None else max(0.0, end - time.monotonic())
+
+
 def pending() -> int:
     """How many connections are still being drained."""
     with _drainer.lock:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
-import struct
 import sys
 import threading
 import time
@@ -27,7 +27,6 @@ from ._errors import P0fConnectionLostError, P0fTimeoutError, ProtocolError
 from ._models import P0fResponse, RawResponse
 
 _RECV_SIZE: Final = 65536
-_TIMEVAL: Final = struct.Struct("@ll")  # struct timeval
 
 
 class _Deadline:
@@ -61,9 +60,9 @@ class _Dead(Exception):
 
 
 def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
-    """What a socket error means for the call: the kernel timeout ran out
-    (EAGAIN, as the socket is blocking), the daemon hung up, or other."""
-    if isinstance(exc, BlockingIOError):
+    """What a socket error means for the call: the socket's timeout ran
+    out, the daemon hung up, or other."""
+    if isinstance(exc, (BlockingIOError, TimeoutError)):
         return deadline.expired()
     if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
         return _Dead(str(exc))
@@ -73,34 +72,35 @@ def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes."""
 
-    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until")
+    __slots__ = (
+        "sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until", "poller"
+    )
 
     def __init__(self, sock: socket.socket, timeout: float) -> None:
-        # The socket stays in blocking mode with kernel timeouts
-        # (SO_RCVTIMEO, SO_SNDTIMEO) instead of Python's timeout mode, which
-        # polls before every send and recv: a query then costs the same two
-        # system calls as a bare blocking loop.
-        sock.settimeout(None)
+        # Python's timeout mode, not kernel timeouts (SO_RCVTIMEO): a signal
+        # makes the kernel end a timed recv() early, and Python retries it
+        # with the whole kernel timeout again, so a process that gets a
+        # signal more often than its timeout (an interval timer, a profiler,
+        # children exiting) would wait as long as the daemon stalls.  In
+        # timeout mode Python waits with poll() and, after a signal, waits
+        # only for what is left.  It costs one poll() per send and recv.
         self.sock = sock
         self.handed_off = False
-        # The kernel timeouts now set, in seconds; -1 until the first arm()
-        # (for the kernel, 0 would mean "wait forever").
+        # The socket's timeout now set, in seconds; -1 until the first arm().
         self.armed = -1.0
-        self.slack = timeout / 20  # how far they may differ from what is left
+        self.slack = timeout / 20  # how far it may differ from what is left
         self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
         self.idle_until = 0.0  # when an idle_timeout closes it; 0: not idle
+        self.poller = select.poll()  # for quiet(): is anything waiting?
+        self.poller.register(sock, select.POLLIN)
 
     def arm(self, deadline: _Deadline) -> None:
-        """Set the kernel timeouts to what is left of the call, give or take
+        """Set the socket's timeout to what is left of the call, give or take
         5 % of the client's timeout (so a fast call sets nothing)."""
         left = deadline.remaining()
         if abs(left - self.armed) > self.slack:
-            seconds = int(left)
-            micros = max(1, int((left - seconds) * 1_000_000))  # 0 would mean never
-            value = _TIMEVAL.pack(seconds, micros)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            self.sock.settimeout(left)
             self.armed = left
 
     def send(self, data: bytes | bytearray, deadline: _Deadline) -> int:
@@ -159,7 +159,7 @@ class _Connection:
         sock = self.sock
         try:
             sent = sock.send(query)
-        except BlockingIOError:
+        except (BlockingIOError, TimeoutError):
             self.outgoing += query  # unsent but owed: the next call sends it
             raise deadline.expired() from None
         except OSError as exc:
@@ -180,6 +180,29 @@ class _Connection:
         while not got:  # a partial answer
             got = self.read(deadline)
         return got[0][1]
+
+    def quiet(self, deadline: _Deadline) -> bool:
+        """Check, before writing a query, that a connection owed nothing has
+        nothing to read: ``False`` if the daemon hung up meanwhile.
+
+        Bytes waiting now were never asked for (a faulty daemon, an answer
+        sent twice); read as the next answer they would be another host's,
+        so they break the stream (:class:`ProtocolError`) instead."""
+        if not self.poller.poll(0):
+            return True
+        self.arm(deadline)
+        try:
+            data = self.sock.recv(_RECV_SIZE)  # ready: returns at once
+        except ConnectionResetError:
+            return False
+        except OSError as exc:
+            raise _io_error(exc, deadline) from exc
+        if not data:
+            return False
+        pipe = self.pipe
+        pipe.receive(data)  # owed nothing: this breaks the stream
+        assert pipe.broken is not None
+        raise ProtocolError(f"{pipe.broken} (they came while it owed nothing)") from pipe.broken
 
     def settle(self, deadline: _Deadline) -> None:
         """Finish what earlier, abandoned calls left: write, then read and drop."""
@@ -363,9 +386,11 @@ class P0f(BaseClient):
             conn.sock.close()
 
     def _hand_over(self) -> None:
-        # At exit: give the connection to the drainer without waiting.  A
-        # thread still inside a call keeps it (and the process's end closes it).
-        if not self._lock.acquire(timeout=0.1):
+        # At exit: give the connection to the drainer.  A (daemon) thread
+        # still inside a call ends it within its timeout: wait for that
+        # within the exit grace, so that the answer it leaves owed is read
+        # too; past the grace, the process's end closes the connection.
+        if not self._lock.acquire(timeout=_drain.exit_time_left()):
             return
         try:
             conn, self._conn = self._conn, None
@@ -410,23 +435,25 @@ class P0f(BaseClient):
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
         try:
-            answers = self._exchange_locked(queries, deadline, steady)
+            return self._exchange_locked(queries, deadline, steady)
+        finally:
+            # Also after a call that failed (timed out, say) with the
+            # connection kept: the slot must be given back all the same.
             conn = self._conn
             if conn is not None and self._idle_timeout is not None:
                 self._rest(conn, self._idle_timeout)
-            return answers
-        finally:
             self._lock.release()
 
     def _rest(self, conn: _Connection, idle: float) -> None:
-        """The call is over: close now (``idle_timeout=0``) if nothing is
-        owed, or have the reaper close the connection once idle that long."""
-        if not conn.pipe.idle:
-            return  # never close with answers owed; the next call settles it
+        """The call is over: let go of the connection now (``idle_timeout=0``)
+        or have the reaper let go of it once unused that long.  Letting go is
+        closing when nothing is owed; after a call that timed out, it is
+        handing the connection to the drainer, which reads the late answers
+        and then closes (never with answers owed, never holding the slot)."""
         if idle == 0:
             self._conn = None
             conn.handed_off = True
-            conn.sock.close()
+            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # closes if owed nothing
         else:
             conn.idle_until = time.monotonic() + idle
             _reaper.watch(self, conn.idle_until)
@@ -444,7 +471,7 @@ class P0f(BaseClient):
                 return conn.idle_until
             self._conn = None
             conn.handed_off = True
-            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # closes: nothing is owed
+            _drain.hand_off(conn.sock, conn.pipe.owed_bytes)  # reads what is owed, closes
             return None
         finally:
             self._lock.release()
@@ -468,6 +495,14 @@ class P0f(BaseClient):
             try:
                 if conn.outgoing or conn.pipe.owed:
                     conn.settle(deadline)
+                if not conn.quiet(deadline):
+                    # p0f hung up while the connection sat idle (restarted):
+                    # nothing is owed, nothing was asked yet; a new one.
+                    self._conn = None
+                    conn.sock.close()
+                    if conn.pipe.received:
+                        continue
+                    raise P0fConnectionLostError("p0f connection lost: p0f closed the connection")
                 if len(queries) == 1:
                     return [conn.one(queries[0], deadline)]
                 return conn.run(queries, deadline, steady)
