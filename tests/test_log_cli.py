@@ -145,12 +145,20 @@ def test_console_script(log: Path) -> None:
     assert len(result.stdout.splitlines()) == len(LINES)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_console_script_follows_until_interrupted(tmp_path: Path) -> None:
     path = tmp_path / "p0f.log"  # does not exist yet
     got: queue.Queue[str] = queue.Queue()
     with subprocess.Popen(
         [_script(), "--follow", "--from-start", "--json", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A job started in the background by a non-interactive shell (as CI
+        # runs its test lanes) inherits SIGINT ignored; Ctrl-C is what this
+        # test is about, so the command gets it back as a terminal gives it.
+        preexec_fn=_default_sigint,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         stdout = proc.stdout
@@ -173,7 +181,11 @@ def test_console_script_follows_until_interrupted(tmp_path: Path) -> None:
                 assert second["module"] == "syn" and second["raw_sig"] == SYN.split("raw_sig=")[1]
         finally:
             proc.send_signal(signal.SIGINT)
-            code = proc.wait(WAIT)
+            try:
+                code = proc.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # never leave the test waiting on it for ever
+                raise
             reader.join(WAIT)
         errors = proc.stderr.read()
     assert code == 130

@@ -30,6 +30,18 @@ def missing_requirement() -> str | None:
     return None
 
 
+_HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here is a real-daemon test, marked or not: the sessions
+    that deselect ``real_daemon`` must never reach the lock below."""
+    for item in items:
+        if _HERE in item.path.parents:
+            item.add_marker(pytest.mark.real_daemon)
+
+
 #: Held while this process runs real daemons.  Every p0f on ``lo`` sees
 #: every crafted packet sent there, so two test runs on one machine (two
 #: checkouts, two Python versions) would read each other's scenarios.

@@ -37,6 +37,8 @@ from .daemon import P0fDaemon, wait_until
 from .p0flog import IPAddress
 from .scenarios import send_syn, windows_syn
 
+pytestmark = pytest.mark.real_daemon
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "django_site"
 FRESH_VISITORS = 20
