@@ -337,7 +337,7 @@ def test_an_answer_without_http_fields_is_asked_again_once(
     site = open_site(cache_seconds=60)
     assert site.get()["cached"] is False
     fake_p0f.add_host(PEER, sample_response(os_name="Linux", http_name="Firefox"))
-    time.sleep(0.05)  # past the recheck time (25 ms): the behaviour under test
+    time.sleep(0.05)  # past the recheck time (20 ms): the behaviour under test
     assert site.get()["cached"] is False  # asked again
     assert [site.get()["cached"] for _ in range(3)] == [True] * 3
     assert queried(fake_p0f) == [PEER, PEER]

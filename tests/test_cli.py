@@ -10,6 +10,8 @@ import io
 import ipaddress
 import json
 import os
+import pty
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,9 +20,11 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from p0f import P0fResponse, RawResponse
-from p0f._cli import Result, format_text, main, render_text, run
-from p0f._demo import demo_hosts
+from p0f import P0f, P0fResponse, RawResponse, Status
+from p0f._cli import Result, format_text, late_answer_wait, main, render_text, run
+from p0f._codec import decode_response, encode_query, encode_response
+from p0f._wire import QUERY_SIZE, RESPONSE_SIZE
+from p0f._demo import DemoDaemon, demo_hosts
 from p0f.converters import make_json_converter
 from p0f.testing import FakeP0f, Fault, sample_response
 
@@ -198,11 +202,13 @@ def cli(
     *,
     stdin: str = "",
     env: dict[str, str] | None = None,
+    stdin_tty: bool = False,
     stderr_tty: bool = False,
     stdout_tty: bool = False,
 ) -> Outcome:
     out, err = Stream(tty=stdout_tty), Stream(tty=stderr_tty)
-    code = run(argv, stdin=Stream(stdin), stdout=out, stderr=err, environ=env or {})
+    source = Stream(stdin, tty=stdin_tty)
+    code = run(argv, stdin=source, stdout=out, stderr=err, environ=env or {})
     return Outcome(code, out.getvalue(), err.getvalue())
 
 
@@ -334,6 +340,100 @@ def test_console_script_is_installed(fake: FakeP0f) -> None:
     )
     assert (done.returncode, done.stderr) == (1, "")
     assert json.loads(done.stdout)["result"] == "no_match"
+
+
+# -- stdin, as Unix tools read it -----------------------------------------------
+
+
+def p0f_query() -> Path:
+    """The installed console script (``make setup`` installs it)."""
+    script = Path(sys.executable).parent / "p0f-query"
+    assert script.exists(), f"{script} is not installed: run make setup"
+    return script
+
+
+def test_dash_reads_stdin_in_its_place(fake: FakeP0f) -> None:
+    done = subprocess.run(
+        [p0f_query(), "--json", "-s", fake.socket_path, "192.0.2.99", "-", "192.0.2.17"],
+        input="192.0.2.200\nbogus  # a typo\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(r["address"], r["result"], r.get("line")) for r in records] == [
+        ("192.0.2.99", "no_match", None),
+        ("192.0.2.200", "ok", None),
+        ("bogus", "error", 2),
+        ("192.0.2.17", "ok", None),
+    ]
+    assert done.stderr == (
+        "p0f-query: 1 bad address on line 2: not an IPv4 or IPv6 address: 'bogus'\n"
+    )
+
+
+def test_piped_stdin_is_read_when_no_address_is_given(fake: FakeP0f) -> None:
+    env = {**os.environ, "P0F_SOCKET": fake.socket_path}
+    done = subprocess.run(
+        [p0f_query()], input="192.0.2.200\n", env=env, capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, GATEWAY_TEXT, "")
+
+
+def test_stdin_redirected_from_a_file_is_read(fake: FakeP0f, tmp_path: Path) -> None:
+    path = tmp_path / "hosts.txt"
+    path.write_text("# two hosts\n192.0.2.99\n192.0.2.200\n")
+    with path.open() as stdin:
+        done = subprocess.run(
+            [p0f_query(), "--json", "-s", fake.socket_path],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert (done.returncode, done.stderr) == (1, "")
+    assert [json.loads(line)["result"] for line in done.stdout.splitlines()] == [
+        "no_match",
+        "ok",
+    ]
+
+
+def test_an_empty_pipe_asks_nothing(fake: FakeP0f) -> None:
+    done = subprocess.run(
+        [p0f_query(), "-s", fake.socket_path], input="", capture_output=True, timeout=30
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert fake.queries == []
+
+
+def test_no_stdin_at_all_is_read_as_empty(fake: FakeP0f) -> None:
+    # Started with file descriptor 0 closed (sys.stdin is None), by a shell.
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" -s "$1" <&-', p0f_query(), fake.socket_path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_a_terminal_on_stdin_without_address_is_a_usage_error(fake: FakeP0f) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [p0f_query(), "-s", fake.socket_path],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("p0f-query: no address: ")
+    assert done.stderr.endswith(" (see --help)\n")
 
 
 # -- addresses ---------------------------------------------------------------
@@ -476,7 +576,9 @@ def test_timeout_exits_3(fake: FakeP0f) -> None:
         3,
         "",
         "p0f-query: p0f did not answer within 0.1 s (nothing ever came back on "
-        "this connection: p0f may be at its -S connection limit)\n",
+        "this connection: p0f may be at its -S connection limit); waiting up to "
+        "3 s more for the answers p0f still owes before exiting (closing sooner "
+        "can kill p0f)\n",
     )
     # The late answer was read before closing (the fixture checks for harm).
 
@@ -493,9 +595,14 @@ def test_socket_comes_from_the_environment(fake: FakeP0f) -> None:
     [
         (["192.0.2.1"], {}, "no socket: give -s SOCKET or set P0F_SOCKET, or try --demo"),
         (["192.0.2.1"], {"P0F_SOCKET": ""}, "no socket: give -s SOCKET or set P0F_SOCKET"),
-        (["-s", "/x"], {}, "no address: give ADDRESS..., -f FILE, or -f - for stdin"),
+        (["-s", "/x"], {}, "no address: give ADDRESS..., -f FILE, or pipe addresses"),
+        (["-s", "/x", "-", "::1", "-"], {}, "stdin ('-') can be read only once"),
+        (["-s", "/x", "-f", "-", "-"], {}, "stdin ('-') can be read only once"),
         (["--bogus", "-s", "/x", "::1"], {}, "unrecognized arguments: --bogus"),
-        (["-t", "0", "-s", "/x", "::1"], {}, "argument -t/--timeout: must be more than 0: '0'"),
+        (["-t", "0", "-s", "/x", "::1"], {}, "-t/--timeout: timeout must be positive and finite"),
+        (["-t", "nan", "-s", "/x", "::1"], {}, "timeout must be positive and finite, got nan"),
+        (["-t", "inf", "-s", "/x", "::1"], {}, "timeout must be positive and finite, got inf"),
+        (["-t", "-1", "-s", "/x", "::1"], {}, "timeout must be positive and finite, got -1.0"),
         (["-t", "soon", "::1"], {}, "argument -t/--timeout: not a number: 'soon'"),
         (["--chunk-size", "1.5", "-s", "/x", "::1"], {}, "not a whole number: '1.5'"),
         (["--demo", "-s", "/x"], {}, "argument -s/--socket: not allowed with argument --demo"),
@@ -504,7 +611,8 @@ def test_socket_comes_from_the_environment(fake: FakeP0f) -> None:
 def test_usage_errors_exit_2_in_one_line(
     argv: list[str], env: dict[str, str], message: str
 ) -> None:
-    code, out, err = cli(argv, env=env)
+    # stdin is a terminal: with no address, nothing is read from it.
+    code, out, err = cli(argv, env=env, stdin_tty=True)
     assert (code, out) == (2, "")
     assert err.startswith("p0f-query: ")
     assert message in err
@@ -542,6 +650,8 @@ def test_help_and_version_exit_0() -> None:
     assert out.startswith("usage: p0f-query ")
     for text in ("--json", "--raw", "--demo", "P0F_SOCKET", "exit codes: 0 all answered"):
         assert text in out
+    # The wait after a timeout is announced, with its bound.
+    assert " ".join(out.split()).count("max(1, SECONDS) + 2") == 2
     code, out, err = cli(["--version"])
     assert (code, out, err) == (0, "p0f-query 2.0.0.dev0\n", "")
 
@@ -626,11 +736,12 @@ class TypedLines(Lines):
         return True
 
 
-def test_someone_typing_gets_each_answer_at_once(fake: FakeP0f) -> None:
+@pytest.mark.parametrize("stdin_args", [["-f", "-"], ["-"]])
+def test_someone_typing_gets_each_answer_at_once(fake: FakeP0f, stdin_args: list[str]) -> None:
     source = TypedLines(["192.0.2.17\n", "\n", "192.0.2.200\n", "192.0.2.99\n"])
     out = Watcher(source)
     code = run(
-        ["--json", "-s", fake.socket_path, "-f", "-"],
+        ["--json", "-s", fake.socket_path, *stdin_args],
         stdin=source,
         stdout=out,
         stderr=Stream(),
@@ -714,6 +825,82 @@ def test_100k_addresses_from_stdin_in_flat_memory_and_in_order(tmp_path: Path) -
     assert growth < 4_000_000, f"peak RSS {peaks}: grew by {growth:,} bytes"
 
 
+# -- after a timeout: exiting waits for the answers owed ---------------------
+
+
+def _recv_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        assert chunk, "the client hung up"
+        data += chunk
+    return data
+
+
+TIMEOUT_LINE = (
+    "p0f-query: p0f did not answer within 0.3 s (nothing ever came back on this "
+    "connection: p0f may be at its -S connection limit); waiting up to 3 s more "
+    "for the answers p0f still owes before exiting (closing sooner can kill p0f)\n"
+)
+
+
+@pytest.fixture
+def listener(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
+    """A daemon's listening socket that answers only when the test says so."""
+    path = str(tmp_path / "p0f.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.bind(path)
+        sock.listen()
+        sock.settimeout(30)
+        yield sock, path
+
+
+def test_late_answer_wait_is_close_grace_plus_exit_grace() -> None:
+    assert late_answer_wait(0.3) == 3.0
+    assert late_answer_wait(5) == 7.0
+
+
+def test_timeout_is_reported_at_once_and_the_late_answer_read_before_closing(
+    listener: tuple[socket.socket, str],
+) -> None:
+    sock, path = listener
+    with subprocess.Popen(
+        [p0f_query(), "-t", "0.3", "-s", path, "192.0.2.17"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None
+        conn, _ = sock.accept()
+        with conn:
+            conn.settimeout(30)
+            assert _recv_exactly(conn, QUERY_SIZE) == encode_query("192.0.2.17")
+            # The timeout is reported while the connection is still held ...
+            assert process.stderr.readline() == TIMEOUT_LINE
+            # ... so p0f's late answer still finds it open: a write to a
+            # closed connection fails here (EPIPE), and kills p0f.
+            conn.sendall(encode_response(sample_response(status=int(Status.NO_MATCH))))
+            assert conn.recv(1) == b""  # closed only once it was read
+            assert process.wait(30) == 3
+            assert process.stderr.read() == ""
+
+
+def test_a_silent_daemon_does_not_keep_it_from_exiting(
+    listener: tuple[socket.socket, str],
+) -> None:
+    sock, path = listener
+    with subprocess.Popen(
+        [p0f_query(), "-t", "0.3", "-s", path, "192.0.2.17", "192.0.2.99"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        conn, _ = sock.accept()
+        with conn:
+            out, err = process.communicate(timeout=30)  # generous: it does not hang
+            assert (process.returncode, out, err) == (3, "", TIMEOUT_LINE)
+
+
 # -- progress ----------------------------------------------------------------
 
 
@@ -794,3 +981,83 @@ def test_demo_hosts_are_realistic_and_recent() -> None:
         assert now - answer.last_seen < 120 * 60  # p0f forgets idle hosts after that
     assert {answer.bad_sw for _, answer in hosts} == {0, 1, 2}
     assert any(answer.last_nat and answer.uptime_min for _, answer in hosts)
+
+
+def test_demo_reads_stdin_only_when_asked_with_a_dash() -> None:
+    # Without "-", the demo shows every sample host whatever stdin is ...
+    done = subprocess.run(
+        [p0f_query(), "--demo", "--json"],
+        input="192.0.2.1\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert [json.loads(line)["address"] for line in done.stdout.splitlines()] == [
+        address for address, _ in demo_hosts()
+    ]
+    # ... and with it, the addresses piped in.
+    done = subprocess.run(
+        [p0f_query(), "--demo", "--json", "-"],
+        input="192.0.2.1\n198.51.100.4\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert [json.loads(line)["result"] for line in done.stdout.splitlines()] == [
+        "no_match",
+        "ok",
+    ]
+
+
+def test_demo_does_not_load_the_test_helpers() -> None:
+    script = (
+        "import sys\n"
+        "from p0f._cli import main\n"
+        "code = main(['--demo', '--json'])\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith('p0f.testing')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.splitlines()[-1] == "0 []"
+    assert done.stdout.count('"result": "ok"') == len(demo_hosts())
+
+
+def test_demo_daemon_answers_like_p0f() -> None:
+    hosts = demo_hosts(T0)
+    addresses = [address for address, _ in hosts]
+    with DemoDaemon(hosts) as daemon:
+        with P0f(daemon.socket_path) as client, P0f(daemon.socket_path) as other:
+            answers = client.query_many([*addresses, "192.0.2.1"] * 300)
+            assert [a and a.raw for a in answers] == [*(raw for _, raw in hosts), None] * 300
+            assert other.query(addresses[-1]).raw == hosts[-1][1]  # two connections
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(30)
+            sock.connect(daemon.socket_path)
+            query = encode_query(addresses[0])
+            sock.sendall(query[:5])  # a query in two pieces is answered whole
+            bad_magic = b"\0" * 4 + query[4:]
+            bad_type = query[:4] + b"\x05" + query[5:]
+            sock.sendall(query[5:] + bad_magic + bad_type)
+            data = _recv_exactly(sock, 3 * RESPONSE_SIZE)
+        size = RESPONSE_SIZE
+        got = [decode_response(data[i : i + size]) for i in range(0, len(data), size)]
+        assert got[0] == hosts[0][1]
+        assert [raw.status for raw in got[1:]] == [Status.BAD_QUERY, Status.BAD_QUERY]
+        folder = Path(daemon.socket_path).parent
+        assert folder.stat().st_mode & 0o077 == 0  # no one else's to connect to
+    assert not folder.exists()
+
+
+def test_demo_that_cannot_start_exits_3_in_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)  # too long a path for a Unix socket
+    deep.mkdir()
+    env = {**os.environ, "TMPDIR": str(deep)}
+    done = subprocess.run(
+        [p0f_query(), "--demo"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith("p0f-query: cannot start the demo daemon: ")
+    assert done.stderr.count("\n") == 1

@@ -2,9 +2,10 @@
 
 ::
 
-    from p0f import P0f, NoMatchError
+    from p0f import NoMatchError, P0f, P0fResponse
 
     client = P0f("/var/run/p0f.sock")
+    answer: P0fResponse | None
     try:
         answer = client.query("192.0.2.1")
     except NoMatchError:

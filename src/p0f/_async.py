@@ -265,7 +265,7 @@ class _Connection(asyncio.BufferedProtocol):
             deadlines.popleft()
         if self.state is _State.RETIRING:
             self._close_if_settled()
-        elif self._idle is not None and pipe.idle:
+        elif self._idle is not None and self._idle_timer is None and pipe.idle:
             self._idle_timer = self._loop.call_later(self._idle, self._close_idle)
 
     def _close_idle(self) -> None:

@@ -4,7 +4,8 @@
 
     p0f-query -s /var/run/p0f.sock 192.0.2.1 ::1
     p0f-query --json -f addresses.txt        # the socket from $P0F_SOCKET
-    zcat addresses.gz | p0f-query --raw -f -
+    zcat addresses.gz | p0f-query --raw      # a piped stdin is read ...
+    zcat addresses.gz | p0f-query 192.0.2.1 -   # ... and so is "-"
     p0f-query --demo                         # sample answers, no daemon needed
 
 Input is handled a chunk at a time: read up to ``--chunk-size`` addresses,
@@ -16,44 +17,64 @@ Exit codes: 0 every address answered; 1 p0f had no data on some; 2 a usage
 error or an input line that is not an address (the other lines are still
 answered); 3 p0f could not be reached or sent a broken answer (the run stops).
 
-Everything here is presentation: the wire format, the parsing of answers and
-the JSON shapes all come from the library.
+The command is :func:`run`, in parts that each do one job: :func:`_parse`
+(arguments to :class:`_Options`), :func:`_inputs` (arguments, files and
+stdin to numbered items), :func:`_start_demo` (the demo daemon),
+:func:`_answer_all` (chunks through the client, to :class:`_Output`, text
+or JSON) and :func:`_exit_code`.  The conventions it shares with the other
+console commands live in :mod:`p0f._console`.  Everything here is
+presentation: the wire format, the parsing of answers and the JSON shapes
+all come from the library.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import io
 import ipaddress
 import itertools
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, NoReturn, Protocol
+from typing import Any, Final, Literal, NamedTuple
 
 import attrs
 
 from . import __version__
-from ._base import DEFAULT_TIMEOUT
+from ._base import CLOSE_GRACE, DEFAULT_TIMEOUT, validate_timeout
 from ._codec import normalize_address
-from ._demo import DEMO_NOTICE, demo_hosts
+from ._console import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    STDIN,
+    InputError,
+    Parser,
+    Printer,
+    TextSink,
+    TextSource,
+    UsageExit,
+    bad_input_summary,
+    console_main,
+    fail,
+    numbered,
+    open_input,
+    positive,
+    stdin_is_piped,
+)
+from ._console import EXIT_FAILED as EXIT_P0F_FAILED
+from ._demo import DEMO_NOTICE, DemoDaemon, demo_hosts
+from ._drain import EXIT_GRACE
 from ._enums import BadSoftware
 from ._errors import (
     InvalidAddressError,
-    P0fConnectionError,
     P0fError,
+    P0fTimeoutError,
     ProtocolError,
 )
 from ._models import P0fResponse
 from ._sync import P0f
 from .converters import make_json_converter, make_raw_converter
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsWrite
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -72,6 +93,8 @@ __all__ = [
     "format_text",
     "format_time",
     "json_fields",
+    "json_record",
+    "late_answer_wait",
     "main",
     "raw_fields",
     "render_text",
@@ -80,16 +103,8 @@ __all__ = [
 
 PROG: Final = "p0f-query"
 
-EXIT_OK: Final = 0
-"""Every address was answered."""
 EXIT_NO_MATCH: Final = 1
 """p0f had no data on at least one address."""
-EXIT_BAD_INPUT: Final = 2
-"""A usage error, or an input line that is not an address."""
-EXIT_P0F_FAILED: Final = 3
-"""p0f could not be reached, timed out or broke the protocol."""
-_EXIT_BROKEN_PIPE: Final = 128 + 13  # what a shell reports for SIGPIPE
-_EXIT_INTERRUPTED: Final = 128 + 2  # ... and for SIGINT
 
 DEFAULT_CHUNK: Final = 1000
 """Addresses read, asked about and printed at a time."""
@@ -104,21 +119,6 @@ _SOFTWARE_VERDICT: Final = {
     BadSoftware.OS_MISMATCH: "OS mismatch",
     BadSoftware.FAKE: "is fake",
 }
-
-
-class TextSink(Protocol):
-    """Where output goes: ``sys.stdout``, ``sys.stderr`` or an ``io.StringIO``."""
-
-    def write(self, text: str, /) -> object: ...
-    def flush(self) -> object: ...
-    def isatty(self) -> bool: ...
-
-
-class TextSource(Protocol):
-    """Where ``-f -`` reads lines from: ``sys.stdin`` or an ``io.StringIO``."""
-
-    def __iter__(self) -> Iterator[str]: ...
-    def isatty(self) -> bool: ...
 
 
 # -- rendering ---------------------------------------------------------------
@@ -257,8 +257,8 @@ def raw_fields() -> Fields:
     return fields
 
 
-def format_json(result: Result, fields: Fields) -> str:
-    """One JSON Lines record (without the newline) for one result.
+def json_record(result: Result, fields: Fields) -> dict[str, Any]:
+    """The JSON Lines record for one result.
 
     ``address`` is the input as given, ``queried`` what p0f was asked about,
     ``result`` one of ``ok``, ``no_match`` or ``error``.  An ``ok`` record
@@ -276,15 +276,20 @@ def format_json(result: Result, fields: Fields) -> str:
             record["line"] = result.line
     elif result.response is not None:
         record.update(fields(result.response))
-    return json.dumps(record)
+    return record
 
 
-# -- input and querying ------------------------------------------------------
+def format_json(result: Result, fields: Fields) -> str:
+    """:func:`json_record` as one line of JSON, without the newline."""
+    return json.dumps(json_record(result, fields))
+
+
+# -- input -------------------------------------------------------------------
 
 
 class _Item(NamedTuple):
     text: str
-    line: int | None  # for input read from a file
+    line: int | None  # for input read from a file or stdin
 
 
 def _argument_items(addresses: Iterable[str]) -> Iterator[_Item]:
@@ -294,7 +299,7 @@ def _argument_items(addresses: Iterable[str]) -> Iterator[_Item]:
 
 def _file_items(lines: Iterable[str]) -> Iterator[_Item]:
     """The addresses of a file, one a line: blank lines and ``#`` comments skipped."""
-    for number, line in enumerate(lines, 1):
+    for number, line in numbered(lines):
         text = line.split("#", 1)[0].strip()
         if text:
             yield _Item(text, number)
@@ -304,6 +309,118 @@ def _chunks(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+@attrs.frozen
+class _Options:
+    """What the arguments asked for, checked."""
+
+    #: ADDRESS arguments in order; ``-`` stands for the lines of stdin.
+    addresses: tuple[str, ...]
+    #: ``-f FILE`` (``-`` for stdin), read after the arguments.
+    file: str | None
+    #: The daemon's socket; ``None`` with ``--demo``.
+    socket_path: str | None
+    demo: bool
+    #: How to turn an answer into JSON fields; ``None`` for text output.
+    fields: Fields | None
+    timeout: float
+    chunk_size: int
+
+    @property
+    def explicit_input(self) -> bool:
+        """Whether any address or file was given (else stdin, or the demo's)."""
+        return bool(self.addresses) or self.file is not None
+
+    @property
+    def reads_stdin(self) -> bool:
+        """Whether stdin is read: as ``-``, ``-f -``, or for want of input."""
+        if STDIN in self.addresses or self.file == STDIN:
+            return True
+        return not (self.explicit_input or self.demo)
+
+    def chunk_size_for(self, stdin: TextSource) -> int:
+        """``--chunk-size``, but 1 when someone is typing the addresses:
+        each line is answered at once."""
+        if self.reads_stdin and not stdin_is_piped(stdin):
+            return 1
+        return self.chunk_size
+
+
+def _parse(
+    argv: Sequence[str],
+    *,
+    stdin: TextSource,
+    stdout: TextSink,
+    stderr: TextSink,
+    environ: Mapping[str, str],
+) -> _Options | int:
+    """The checked options, or the exit code when there is nothing to run
+    (``--help``, ``--version``, a usage error)."""
+    parser = _make_parser(stdout, stderr)
+    try:
+        args = parser.parse_args(argv)
+        if args.version:
+            stdout.write(f"{PROG} {__version__}\n")
+            return EXIT_OK
+        socket_path: str | None = args.socket or environ.get("P0F_SOCKET") or None
+        _check(parser, args, socket_path, stdin)
+    except UsageExit as done:
+        return done.status
+    return _Options(
+        addresses=tuple(args.addresses),
+        file=args.file,
+        socket_path=None if args.demo else socket_path,
+        demo=args.demo,
+        fields=_fields(args),
+        timeout=args.timeout,
+        chunk_size=args.chunk_size,
+    )
+
+
+def _check(
+    parser: Parser, args: argparse.Namespace, socket_path: str | None, stdin: TextSource
+) -> None:
+    """What argparse cannot check: a daemon, something to read, stdin once."""
+    if not args.demo and socket_path is None:
+        parser.error("no socket: give -s SOCKET or set P0F_SOCKET, or try --demo")
+    if args.addresses.count(STDIN) + (args.file == STDIN) > 1:
+        parser.error("stdin ('-') can be read only once")
+    if not (args.demo or args.addresses or args.file is not None or stdin_is_piped(stdin)):
+        parser.error("no address: give ADDRESS..., -f FILE, or pipe addresses to stdin")
+
+
+def _fields(args: argparse.Namespace) -> Fields | None:
+    """JSON fields for ``--raw`` (which wins) or ``--json``; ``None`` for text."""
+    if args.raw:
+        return raw_fields()
+    return json_fields() if args.json else None
+
+
+def _inputs(options: _Options, stdin: TextSource, stack: ExitStack) -> Iterator[_Item]:
+    """The input in order: the arguments (``-`` being stdin), then ``-f``;
+    with neither, a piped stdin.  Opens ``-f FILE`` now: :class:`InputError`."""
+    sources: list[Iterable[_Item]] = [
+        _file_items(stdin) if address == STDIN else [_Item(address, None)]
+        for address in options.addresses
+    ]
+    if options.file is not None:
+        sources.append(_file_items(open_input(options.file, stdin, stack)))
+    if not (options.explicit_input or options.demo):
+        sources.append(_file_items(stdin))  # _parse checked that it is piped
+    return itertools.chain.from_iterable(sources)
+
+
+def _start_demo(stack: ExitStack, stderr: TextSink) -> tuple[str, list[str]]:
+    """Start the demo daemon (stopped with ``stack``) and say so on stderr;
+    returns its socket path and the sample addresses."""
+    hosts = demo_hosts()
+    daemon = stack.enter_context(DemoDaemon(hosts))
+    stderr.write(f"{PROG}: {DEMO_NOTICE}\n")
+    return daemon.socket_path, [address for address, _ in hosts]
+
+
+# -- querying and output -----------------------------------------------------
 
 
 def answer_chunk(client: P0f, items: Sequence[_Item]) -> list[Result]:
@@ -325,6 +442,23 @@ def answer_chunk(client: P0f, items: Sequence[_Item]) -> list[Result]:
         else Result(item.text, queried, next(answers))
         for item, queried in parsed
     ]
+
+
+class _Output:
+    """Prints results as text blocks, or as JSON Lines records of ``fields``."""
+
+    def __init__(self, stdout: TextSink, fields: Fields | None) -> None:
+        self._printer = Printer(stdout)
+        self._fields = fields
+
+    def write(self, result: Result) -> None:
+        if self._fields is None:
+            self._printer.block(format_text(result))
+        else:
+            self._printer.record(json_record(result, self._fields))
+
+    def flush(self) -> None:
+        self._printer.flush()
 
 
 class _Progress:
@@ -375,79 +509,111 @@ class _Tally:
                 self.first_bad = result
 
 
-# -- arguments ---------------------------------------------------------------
+def _answer_all(
+    client: P0f,
+    items: Iterable[_Item],
+    chunk_size: int,
+    output: _Output,
+    progress: _Progress,
+    tally: _Tally,
+) -> None:
+    """Read, ask and print a chunk at a time, counting in ``tally``;
+    p0f's failures propagate, after the chunks already printed."""
+    for chunk in _chunks(items, chunk_size):
+        for result in answer_chunk(client, chunk):
+            tally.add(result)
+            output.write(result)
+        output.flush()
+        progress.update(tally.done)
 
 
-class _ParserExit(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+# -- exit codes and errors ---------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, writing to the streams given and never calling ``sys.exit``.
+def late_answer_wait(timeout: float) -> float:
+    """The longest ``p0f-query`` waits, after a timeout, before it exits.
 
-    Errors take one line, as every other error of this command does.
+    ``close()`` waits up to ``max(1 s, timeout)`` for the answers p0f still
+    owes, then the interpreter up to its exit grace (2 s): closing with
+    answers owed can kill p0f (SIGPIPE).
     """
-
-    def __init__(self, stdout: TextSink, stderr: TextSink, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
-        (file or self.stdout).write(self.format_usage())
-
-    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
-        (file or self.stdout).write(self.format_help())
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        if message:
-            self.stderr.write(message)
-        raise _ParserExit(status)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see --help)\n")
+    return max(CLOSE_GRACE, timeout) + EXIT_GRACE
 
 
-def _positive(kind: Callable[[str], float], what: str) -> Callable[[str], Any]:
-    def convert(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-        return value
+_WAIT_FORMULA: Final = f"max({CLOSE_GRACE:g}, SECONDS) + {EXIT_GRACE:g}"
+""":func:`late_answer_wait` as ``--help`` writes it."""
 
-    return convert
+
+def _describe(exc: P0fError, timeout: float) -> str:
+    if isinstance(exc, ProtocolError):
+        return f"p0f broke the protocol: {exc}"
+    if isinstance(exc, P0fTimeoutError):
+        return (
+            f"{exc}; waiting up to {late_answer_wait(timeout):g} s more for the "
+            f"answers p0f still owes before exiting (closing sooner can kill p0f)"
+        )
+    return str(exc)
+
+
+def _exit_code(tally: _Tally, stderr: TextSink) -> int:
+    """0, 1 (no match) or 2 (bad input, summed up on stderr) for a whole run."""
+    bad = tally.first_bad
+    if bad is not None:
+        assert bad.error is not None
+        summary = bad_input_summary(tally.bad, bad.error, bad.line, ("address", "addresses"))
+        return fail(stderr, PROG, summary, EXIT_BAD_INPUT)
+    return EXIT_NO_MATCH if tally.no_match else EXIT_OK
+
+
+# -- arguments ---------------------------------------------------------------
 
 
 _EPILOG: Final = """\
 addresses may be IPv4 or IPv6 in any form (::1, ::ffff:192.0.2.1,
-2001:db8:0:0:0:0:0:1); times are printed in UTC.
+2001:db8:0:0:0:0:0:1); times are printed in UTC.  ADDRESS '-' reads
+addresses from stdin, one a line; with no ADDRESS and no -f, a piped
+stdin is read (a terminal is not: that is a usage error).
 
 --json and --raw print one JSON object per address per line, with
 "address" (as given), "queried" (what p0f was asked) and "result"
 ("ok", "no_match" or "error"); --json adds the parsed values, --raw the
 values exactly as p0f sent them.
 
+after a timeout, p0f-query reports it at once, but exits only once p0f
+has sent the answers it still owes, or after waiting up to
+{wait} seconds more: closing a connection with answers
+owed can kill p0f.
+
 exit codes: 0 all answered, 1 some had no match, 2 usage error or a bad
-input line, 3 p0f unreachable or protocol error.
+input line, 3 p0f unreachable, timed out or protocol error.
 """
 
 
-def _make_parser(stdout: TextSink, stderr: TextSink) -> _Parser:
-    parser = _Parser(
+def _seconds(text: str) -> float:
+    """``-t``: a number, checked by the clients' own timeout check."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    try:
+        return validate_timeout(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _make_parser(stdout: TextSink, stderr: TextSink) -> Parser:
+    parser = Parser(
         stdout,
         stderr,
         prog=PROG,
         description="Ask the p0f daemon what it knows about hosts.",
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EPILOG.format(wait=_WAIT_FORMULA),
     )
     parser.add_argument(
-        "addresses", nargs="*", metavar="ADDRESS", help="an IPv4 or IPv6 address"
+        "addresses",
+        nargs="*",
+        metavar="ADDRESS",
+        help="an IPv4 or IPv6 address; '-' for addresses from stdin",
     )
     parser.add_argument(
         "-f",
@@ -467,7 +633,7 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> _Parser:
         "--demo",
         action="store_true",
         help="answer from a built-in fake p0f with sample hosts "
-        "(all of them if no address is given)",
+        "(all of them if no ADDRESS or -f is given)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print JSON Lines of the parsed answers"
@@ -480,14 +646,16 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> _Parser:
     parser.add_argument(
         "-t",
         "--timeout",
-        type=_positive(float, "a number"),
+        type=_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"how long to wait for p0f (default: {DEFAULT_TIMEOUT:g})",
+        help=f"how long to wait for p0f (default: {DEFAULT_TIMEOUT:g}); after a "
+        f"timeout, exiting waits up to {_WAIT_FORMULA} s more for p0f's "
+        "late answers",
     )
     parser.add_argument(
         "--chunk-size",
-        type=_positive(int, "a whole number"),
+        type=positive(int, "a whole number"),
         default=DEFAULT_CHUNK,
         metavar="N",
         help=f"addresses asked about at a time (default: {DEFAULT_CHUNK})",
@@ -501,18 +669,33 @@ def _make_parser(stdout: TextSink, stderr: TextSink) -> _Parser:
 # -- the command -------------------------------------------------------------
 
 
-def _fail(stderr: TextSink, message: str, status: int) -> int:
-    stderr.write(f"{PROG}: {message}\n")
-    return status
-
-
-def _describe(exc: P0fError) -> str:
-    if isinstance(exc, ProtocolError):
-        return f"p0f broke the protocol: {exc}"
-    if isinstance(exc, P0fConnectionError) and exc.strerror:
-        # Built as OSError(errno, message): str() would add "[Errno 2] ".
-        return exc.strerror
-    return str(exc)
+def _query(
+    options: _Options,
+    socket_path: str,
+    items: Iterable[_Item],
+    stack: ExitStack,
+    *,
+    stdin: TextSource,
+    stdout: TextSink,
+    stderr: TextSink,
+) -> int:
+    """Answer every item through a client closed with ``stack``; the exit code."""
+    client = stack.enter_context(P0f(socket_path, timeout=options.timeout))
+    chunk_size = options.chunk_size_for(stdin)
+    output = _Output(stdout, options.fields)
+    progress = _Progress(stderr, stderr.isatty() and not stdout.isatty())
+    tally = _Tally()
+    try:
+        _answer_all(client, items, chunk_size, output, progress, tally)
+    except P0fError as exc:
+        output.flush()
+        progress.finish(tally.done)
+        # Said before the client closes: closing may wait for owed answers.
+        status = fail(stderr, PROG, _describe(exc, options.timeout), EXIT_P0F_FAILED)
+        stderr.flush()
+        return status
+    progress.finish(tally.done)
+    return _exit_code(tally, stderr)
 
 
 def run(
@@ -524,118 +707,29 @@ def run(
     environ: Mapping[str, str],
 ) -> int:
     """The whole command, on the streams given; returns the exit code."""
-    parser = _make_parser(stdout, stderr)
-    try:
-        args = parser.parse_args(argv)
-        if args.version:
-            stdout.write(f"{PROG} {__version__}\n")
-            return EXIT_OK
-        socket_path: str | None = args.socket or environ.get("P0F_SOCKET") or None
-        if not args.demo and socket_path is None:
-            parser.error("no socket: give -s SOCKET or set P0F_SOCKET, or try --demo")
-        if not (args.demo or args.addresses or args.file):
-            parser.error("no address: give ADDRESS..., -f FILE, or -f - for stdin")
-    except _ParserExit as done:
-        return done.status
-
-    if args.raw:
-        fields = raw_fields()
-    elif args.json:
-        fields = json_fields()
-    else:
-        fields = None
-    chunk_size: int = args.chunk_size
-
+    options = _parse(argv, stdin=stdin, stdout=stdout, stderr=stderr, environ=environ)
+    if isinstance(options, int):
+        return options
     with ExitStack() as stack:
-        items: Iterator[_Item] = _argument_items(args.addresses)
-        if args.file == "-":
-            items = itertools.chain(items, _file_items(stdin))
-            if stdin.isatty():
-                chunk_size = 1  # someone is typing: answer each line at once
-        elif args.file is not None:
-            try:
-                lines = stack.enter_context(
-                    open(args.file, encoding="utf-8", errors="replace")
-                )
-            except OSError as exc:
-                return _fail(
-                    stderr, f"cannot read {args.file}: {exc.strerror}", EXIT_BAD_INPUT
-                )
-            items = itertools.chain(items, _file_items(lines))
-
-        if args.demo:
-            from .testing import FakeP0f  # only the demo needs the fake daemon
-
-            fake = stack.enter_context(FakeP0f())
-            hosts = demo_hosts()
-            for address, answer in hosts:
-                fake.add_host(address, answer)
-            socket_path = fake.socket_path
-            stderr.write(f"{PROG}: {DEMO_NOTICE}\n")
-            if not (args.addresses or args.file):
-                items = _argument_items(address for address, _ in hosts)
-
-        assert socket_path is not None
-        client = stack.enter_context(P0f(socket_path, timeout=args.timeout))
-        progress = _Progress(stderr, stderr.isatty() and not stdout.isatty())
-        tally = _Tally()
-        first = True
         try:
-            for chunk in _chunks(items, chunk_size):
-                for result in answer_chunk(client, chunk):
-                    tally.add(result)
-                    if fields is not None:
-                        stdout.write(format_json(result, fields) + "\n")
-                    else:
-                        if not first:
-                            stdout.write("\n")
-                        stdout.write(format_text(result))
-                    first = False
-                stdout.flush()
-                progress.update(tally.done)
-        except P0fError as exc:
-            stdout.flush()
-            progress.finish(tally.done)
-            return _fail(stderr, _describe(exc), EXIT_P0F_FAILED)
-        progress.finish(tally.done)
-
-    if tally.first_bad is not None:
-        bad = tally.first_bad
-        where = "" if bad.line is None else f" on line {bad.line}"
-        if tally.bad == 1:
-            message = f"1 bad address{where}: {bad.error}"
-        else:
-            message = f"{tally.bad} bad addresses, the first{where}: {bad.error}"
-        return _fail(stderr, message, EXIT_BAD_INPUT)
-    return EXIT_NO_MATCH if tally.no_match else EXIT_OK
-
-
-def _silence_stdout() -> None:
-    # The reader went away (``p0f-query ... | head``): point stdout at
-    # /dev/null so the interpreter's final flush does not fail again.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+            items = _inputs(options, stdin, stack)
+        except InputError as exc:
+            return fail(stderr, PROG, str(exc), EXIT_BAD_INPUT)
+        socket_path = options.socket_path
+        if options.demo:
+            try:
+                socket_path, samples = _start_demo(stack, stderr)
+            except OSError as exc:  # e.g. $TMPDIR too long for a socket path
+                message = f"cannot start the demo daemon: {exc}"
+                return fail(stderr, PROG, message, EXIT_P0F_FAILED)
+            if not options.explicit_input:
+                items = _argument_items(samples)
+        assert socket_path is not None
+        return _query(
+            options, socket_path, items, stack, stdin=stdin, stdout=stdout, stderr=stderr
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``p0f-query`` console script; returns the exit code."""
-    if isinstance(sys.stdin, io.TextIOWrapper):
-        # An undecodable line should be reported as a bad line, not crash.
-        sys.stdin.reconfigure(errors="replace")
-    try:
-        return run(
-            sys.argv[1:] if argv is None else argv,
-            stdin=sys.stdin,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            environ=os.environ,
-        )
-    except BrokenPipeError:
-        _silence_stdout()
-        return _EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
-        sys.stderr.write(f"\n{PROG}: interrupted\n")
-        return _EXIT_INTERRUPTED
+    return console_main(PROG, run, argv)

@@ -1,4 +1,11 @@
-"""Sample hosts for ``p0f-query --demo``, answered by the fake daemon.
+"""``p0f-query --demo``: sample hosts, and a tiny daemon that answers for them.
+
+:class:`DemoDaemon` listens on a Unix socket in a private temporary
+directory and answers p0f's API from a fixed table, encoding with the
+library's own codec.  The command then runs exactly as against p0f: the
+same client, connection, pipelining, wire format both ways, decoding and
+output; only the daemon is stood in for.  It does not use
+:mod:`p0f.testing` (a test helper with fault injection and recording).
 
 They are made up, but each one is what p0f 3.09b could plausibly say about
 a real client, and together they show every line of the text output:
@@ -12,14 +19,23 @@ so every ``last_seen`` is within that.
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import selectors
+import shutil
+import socket
+import tempfile
+import threading
 import time
+from collections.abc import Iterable
 from typing import Final
 
+from ._codec import decode_query, encode_response
 from ._enums import BadSoftware, MatchQuality, Status
 from ._models import RawResponse
-from ._wire import RESPONSE_MAGIC
+from ._wire import QUERY_MAGIC, QUERY_SIZE, RESPONSE_MAGIC
 
-__all__ = ["DEMO_NOTICE", "demo_hosts"]
+__all__ = ["DEMO_NOTICE", "DemoDaemon", "demo_hosts"]
 
 DEMO_NOTICE: Final = (
     "demo mode: these are sample answers from a built-in fake p0f, "
@@ -178,3 +194,152 @@ def demo_hosts(now: int | None = None) -> list[tuple[str, RawResponse]]:
             ),
         ),
     ]
+
+
+def _status_only(status: Status) -> RawResponse:
+    return RawResponse(
+        magic=RESPONSE_MAGIC,
+        status=int(status),
+        first_seen=0,
+        last_seen=0,
+        total_conn=0,
+        uptime_min=0,
+        up_mod_days=0,
+        last_nat=0,
+        last_chg=0,
+        distance=-1,
+        bad_sw=0,
+        os_match_q=0,
+        os_name="",
+        os_flavor="",
+        http_name="",
+        http_flavor="",
+        link_type="",
+        language="",
+    )
+
+
+_READ_SIZE: Final = 65536
+
+
+class DemoDaemon:
+    """Answers p0f's API for a fixed set of hosts, from a thread, until closed.
+
+    Use it as a context manager; :attr:`socket_path` is where to connect.
+    Like p0f, it answers each 21-byte query in order, "no match" for an
+    unknown host and "bad query" for a wrong magic or address type, on any
+    number of connections.
+    """
+
+    def __init__(self, hosts: Iterable[tuple[str, RawResponse]]) -> None:
+        self._answers = {
+            ipaddress.ip_address(address): encode_response(raw) for address, raw in hosts
+        }
+        self._no_match = encode_response(_status_only(Status.NO_MATCH))
+        self._bad_query = encode_response(_status_only(Status.BAD_QUERY))
+        self._dir = tempfile.mkdtemp(prefix="p0f-demo-")  # mode 0700: ours alone
+        self.socket_path: Final = os.path.join(self._dir, "p0f.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._selector = selectors.DefaultSelector()
+        # Per connection: query bytes not yet a whole query, answers not yet sent.
+        self._pending: dict[socket.socket, tuple[bytearray, bytearray]] = {}
+        self._stop = False
+        self._thread = threading.Thread(target=self._serve, name="p0f-demo", daemon=True)
+
+    def __enter__(self) -> DemoDaemon:
+        try:
+            self._listener.bind(self.socket_path)
+            self._listener.listen()
+        except BaseException:
+            self._cleanup()
+            raise
+        self._listener.setblocking(False)
+        self._selector.register(self._listener, selectors.EVENT_READ)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop = True
+        self._wake_w.send(b"\0")
+        self._thread.join()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for conn in list(self._pending):
+            conn.close()
+        self._pending.clear()
+        self._selector.close()
+        for sock in (self._listener, self._wake_r, self._wake_w):
+            sock.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def answer(self, query: bytes) -> bytes:
+        """The 232-byte answer to one 21-byte query."""
+        magic, _, address = decode_query(query)
+        if magic != QUERY_MAGIC or address is None:
+            return self._bad_query
+        return self._answers.get(address, self._no_match)
+
+    def _serve(self) -> None:
+        while not self._stop:
+            for key, events in self._selector.select():
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if sock is self._listener:
+                    self._accept()
+                elif sock is self._wake_r:
+                    continue  # woken to stop
+                elif events & selectors.EVENT_READ:
+                    self._read(sock)
+                else:
+                    self._write(sock)
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self._listener.accept()
+        except BlockingIOError:
+            return
+        conn.setblocking(False)
+        self._pending[conn] = (bytearray(), bytearray())
+        self._selector.register(conn, selectors.EVENT_READ)
+
+    def _drop(self, conn: socket.socket) -> None:
+        self._selector.unregister(conn)
+        del self._pending[conn]
+        conn.close()
+
+    def _read(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(_READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)  # the client hung up
+            return
+        incoming, outgoing = self._pending[conn]
+        incoming += data
+        whole = len(incoming) - len(incoming) % QUERY_SIZE
+        for start in range(0, whole, QUERY_SIZE):
+            outgoing += self.answer(bytes(incoming[start : start + QUERY_SIZE]))
+        del incoming[:whole]
+        self._write(conn)
+
+    def _write(self, conn: socket.socket) -> None:
+        _, outgoing = self._pending[conn]
+        if outgoing:
+            try:
+                sent = conn.send(outgoing)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._drop(conn)  # the client hung up
+                return
+            del outgoing[:sent]
+        # Wait for room to write only while answers are left over.
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if outgoing else 0)
+        if self._selector.get_key(conn).events != wanted:
+            self._selector.modify(conn, wanted)

@@ -59,14 +59,14 @@ traffic goes on (the HTTP fingerprint comes after the SYN), so keep it short."""
 DEFAULT_NEGATIVE_CACHE_SECONDS: Final = 1.0
 """How long a "no data" answer is reused: p0f may learn about the host any
 moment, so never for long."""
-DEFAULT_SETTLE_SECONDS: Final = 0.025
+DEFAULT_SETTLE_SECONDS: Final = 0.02
 """How long a lookup keeps asking when p0f has no data yet for the address.
 
 Measured on loopback against p0f 3.09b (``scripts/measure_settle.py``, 200
 fresh addresses): p0f answers 3.9 to 5.1 ms after ``connect()`` returns
 (median 4.6), and has an HTTP request's fields 4.2 to 5.2 ms after it was
 sent.  An application sees the request about a millisecond after the
-connection opened, so p0f usually needs 3 to 4 ms more; 25 ms leaves room
+connection opened, so p0f usually needs 3 to 4 ms more; 20 ms leaves room
 for a loaded machine and keeps the worst case under 30 ms."""
 MAX_SETTLE_SECONDS: Final = 1.0
 """The longest settle budget accepted: it is waited on a visitor's request."""

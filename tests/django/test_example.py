@@ -24,6 +24,7 @@ from django.conf import settings
 client = Client()
 page = client.get("/").content.decode()
 assert "is <code>None</code>" in page, page
+client.get("/")  # paused: no second warning
 with FakeP0f(settings.P0F_SOCKET) as fake:
     fake.add_host("127.0.0.1", sample_response(os_name="Linux", bad_sw=1))
     from p0f.django import middleware
@@ -32,7 +33,8 @@ with FakeP0f(settings.P0F_SOCKET) as fake:
     assert "<td>Linux</td>" in page and "OS_MISMATCH" in page, page
     assert client.get("/async/").content == b"async view; p0f says: Linux 2.2.x-3.x\\n"
     assert client.post("/").status_code == 302
-    assert P0fRecord.objects.get().os_name == "Linux"
+    record = P0fRecord.objects.get()
+    assert (record.os_name, record.address) == ("Linux", "127.0.0.1"), record
     middleware.reset()
 print("example ok")
 """
@@ -67,6 +69,10 @@ def test_the_page_shows_request_p0f(site: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "example ok" in done.stdout
+    # The site's logging prints each warning once (not again via the root).
+    warnings = [line for line in done.stderr.splitlines() if "p0f lookup of" in line]
+    assert len(warnings) == 1, done.stderr
+    assert "there is no socket at" in warnings[0] and "[Errno" not in warnings[0]
 
 
 def test_run_fake_p0f_serves_the_loopback_addresses(site: Path) -> None:

@@ -36,16 +36,25 @@ def _shown(value: object) -> object:
 
 
 def index(request: P0fHttpRequest) -> HttpResponse:
-    answer = request.p0f
-    if request.method == "POST" and answer is not None:
-        P0fRecord.from_response(request.META["REMOTE_ADDR"], answer).save()
+    found = request.p0f_lookup  # the answer, and the address it is about
+    answer = found.answer
+    if request.method == "POST" and answer is not None and found.address is not None:
+        # The address looked up: behind a trusted proxy, the visitor's, not
+        # the proxy's REMOTE_ADDR.
+        P0fRecord.from_response(found.address, answer).save()
         messages.success(request, "Kept as a P0fRecord: see the admin.")
         return redirect("index")
     rows = [] if answer is None else [(name, _shown(getattr(answer, name))) for name in FIELDS]
     return render(
         request,
         "demo/index.html",
-        {"answer": answer, "rows": rows, "address": request.META.get("REMOTE_ADDR")},
+        {
+            "answer": answer,
+            "rows": rows,
+            "address": found.address,
+            "status": found.status.value,
+            "remote_addr": request.META.get("REMOTE_ADDR"),
+        },
     )
 
 

@@ -62,8 +62,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
+# p0f's warnings on the console, each once: "propagate" off, so a handler
+# on the root logger (a server's, or Django's when DEBUG) does not print
+# them again; existing loggers (p0f.web is made at import) stay enabled.
 LOGGING = {
     "version": 1,
+    "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"p0f": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {"p0f": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

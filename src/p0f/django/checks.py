@@ -99,7 +99,7 @@ def check_settings(
         messages.append(
             Error(
                 f"P0F_SETTLE_SECONDS: {exc}.",
-                hint="0.025 suits p0f on the same host; 0 asks once and never waits.",
+                hint="0.02 suits p0f on the same host; 0 asks once and never waits.",
                 id="p0f.E007",
             )
         )

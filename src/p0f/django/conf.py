@@ -3,31 +3,31 @@
 Reading lazily keeps ``override_settings`` working.  Defaults live here and
 nowhere else.
 
-=========================  ==========  =================================================
-Setting                    Default     Meaning
-=========================  ==========  =================================================
-``P0F_SOCKET``             (none)      Path of p0f's API socket (its ``-s``).  The 2014
-                                       name ``P0FSOCKET`` is read when this is not set.
-``P0F_ENABLED``            ``True``    ``False`` makes the middleware set
-                                       ``request.p0f = None`` without asking.  The 2014
-                                       name ``P0FENABLED`` is read when this is not set.
-``P0F_TIMEOUT``            ``0.5``     Seconds to wait for the daemon, more than 0 and
-                                       at most 10.
-``P0F_CACHE_SECONDS``      ``30``      How long an answer is reused; 0 for never.
-``P0F_NEGATIVE_CACHE_      ``1``       How long a "no data" answer is reused (never
-SECONDS``                              longer than ``P0F_CACHE_SECONDS``); 0 for never.
-``P0F_CACHE_SIZE``         ``10000``   How many addresses the cache holds at most.
-``P0F_SETTLE_SECONDS``     ``0.025``   How long to keep asking when p0f has no data
-                                       yet on a new visitor; 0 to ask once.  At most 1.
-``P0F_TRUSTED_PROXIES``    ``()``      Addresses or networks of reverse proxies whose
-                                       ``X-Forwarded-For`` is believed.  Empty: the
-                                       header is ignored and ``REMOTE_ADDR`` looked up.
-``P0F_IDLE_TIMEOUT``       ``0``       Seconds a connection to p0f that is owed nothing
-                                       stays open; 0 gives it back at once (p0f serves
-                                       few connections), ``None`` keeps it for ever.
-``P0F_BACKOFF``            ``1``       Seconds lookups pause after the daemon fails.
-``P0F_MAX_BACKOFF``        ``30``      The pause doubles while it stays down, up to this.
-=========================  ==========  =================================================
+================================  ==========  ==================================================
+Setting                           Default     Meaning
+================================  ==========  ==================================================
+``P0F_SOCKET``                    (none)      Path of p0f's API socket (its ``-s``).  The 2014
+                                              name ``P0FSOCKET`` is read when this is not set.
+``P0F_ENABLED``                   ``True``    ``False`` makes the middleware ask nothing
+                                              (``request.p0f = None``).  The 2014 name
+                                              ``P0FENABLED`` is read when this is not set.
+``P0F_TIMEOUT``                   ``0.5``     Seconds to wait for the daemon, more than 0 and
+                                              at most 10.
+``P0F_SETTLE_SECONDS``            ``0.02``    How long to keep asking when p0f has no data
+                                              yet on a new visitor; 0 to ask once.  At most 1.
+``P0F_CACHE_SECONDS``             ``30``      How long an answer is reused; 0 for never.
+``P0F_NEGATIVE_CACHE_SECONDS``    ``1``       How long a "no data" answer is reused (never
+                                              longer than ``P0F_CACHE_SECONDS``); 0 for never.
+``P0F_CACHE_SIZE``                ``10000``   How many addresses the cache holds at most.
+``P0F_TRUSTED_PROXIES``           ``()``      Addresses or networks of reverse proxies whose
+                                              ``X-Forwarded-For`` is believed.  Empty: the
+                                              header is ignored and ``REMOTE_ADDR`` looked up.
+``P0F_IDLE_TIMEOUT``              ``0``       Seconds a connection to p0f that is owed nothing
+                                              stays open; 0 gives it back at once (p0f serves
+                                              few connections), ``None`` keeps it for ever.
+``P0F_BACKOFF``                   ``1``       Seconds lookups pause after the daemon fails.
+``P0F_MAX_BACKOFF``               ``30``      The pause doubles while it stays down, up to this.
+================================  ==========  ==================================================
 """
 
 from __future__ import annotations
