@@ -277,6 +277,13 @@ def test_a_fleet_beyond_the_connection_cap_is_served_with_the_defaults(
     assert_sound(run)
     assert run.starved == [], f"workers that never got an answer: {run.starved}"
     assert run.share_answered >= 0.99, run.summary()
+    # p0f writes its warning once per loop turn while a connection waits
+    # beyond -S.  Connections given back make such waits rare and short:
+    # 261 to 3,238 lines against some 55,000 requests in seven runs (0.5 to
+    # 6 %), where kept connections make p0f spin: 2.2 to 2.5 million lines,
+    # some 40 per request.  Fewer lines than requests leaves a margin of 16
+    # over the worst run and still tells a spinning p0f.
+    assert run.warnings < run.requests, run.summary()
 
 
 def test_the_harness_sees_kept_connections_starve_the_fleet(
