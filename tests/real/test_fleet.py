@@ -68,6 +68,8 @@ class FleetRun:
     p0f_cpu: float
     #: Seconds from the barrier's release until every worker had exited.
     wall: float
+    #: Seconds from starting the first worker until all 32 were ready.
+    startup: float
 
     @property
     def requests(self) -> int:
@@ -111,6 +113,7 @@ class FleetRun:
             f"  answers per worker: fewest {per_worker[0]:,}, median "
             f"{per_worker[len(per_worker) // 2]:,}, most {per_worker[-1]:,}; slowest request "
             f"{1000 * max(t.slowest for t in self.tallies):.0f} ms\n"
+            f"  {len(self.tallies)} workers ready {self.startup:.2f} s after the first started\n"
             f"  p0f: {self.warnings:,} 'Too many API connections' lines "
             f"({self.output_bytes / 1e6:.1f} MB of output), {self.p0f_cpu:.2f} s of CPU "
             f"in {self.wall:.1f} s"
@@ -191,6 +194,7 @@ def run_fleet(daemon: P0fDaemon, reference: dict[str, RawResponse], idle: Idle) 
     ]
     outcomes: list[WorkerTally | str] = []
     try:
+        starting = time.monotonic()
         for process in processes:
             process.start()
         cpu_before = cpu_seconds(daemon.pid)
@@ -200,6 +204,7 @@ def run_fleet(daemon: P0fDaemon, reference: dict[str, RawResponse], idle: Idle) 
         except threading.BrokenBarrierError:
             pytest.fail(f"the fleet never got going: {_early_failures(results)}")
         released = time.monotonic()
+        startup = released - starting
         for _ in processes:
             outcomes.append(results.get(timeout=RESULT_TIMEOUT))
         for process in processes:
@@ -231,6 +236,7 @@ def run_fleet(daemon: P0fDaemon, reference: dict[str, RawResponse], idle: Idle) 
         output_bytes=output_after - output_before,
         p0f_cpu=cpu,
         wall=wall,
+        startup=startup,
     )
 
 
@@ -278,20 +284,9 @@ def test_a_fleet_beyond_the_connection_cap_is_served_with_the_defaults(
     assert run.starved == [], f"workers that never got an answer: {run.starved}"
     assert run.share_answered >= 0.99, run.summary()
     # p0f writes its warning once per loop turn while a connection waits
-    # beyond -S.  Connections given back make such waits rare and short:
-    # 261 to 3,238 lines against some 55,000 requests in seven runs (0.5 to
-    # 6 %), where kept connections make p0f spin: 2.2 to 2.5 million lines,
-    # some 40 per request.  Fewer lines than requests leaves a margin of 16
-    # over the worst run and still tells a spinning p0f.
-    assert run.warnings < run.requests, run.summary()
-
-
-def test_the_harness_sees_kept_connections_starve_the_fleet(
-    start_p0f: StartP0f, record_property: Callable[[str, object], None]
-) -> None:
-    daemon = start_p0f()
-    reference = seed_hosts(daemon)
-    run = run_fleet(daemon, reference, None)
-    report(run, record_property)
-    assert_sound(run)
-    assert run.starved or run.share_answered < 0.99, run.summary()
+    # beyond -S.  Connections given back make such waits rare and short
+    # (bursts while p0f is off the CPU): 261 to 5,457 lines against some
+    # 55,000 requests in ten runs, 0.1 per request at worst, where kept
+    # connections make p0f spin: 2.0 to 2.6 million lines, about 40 per
+    # request.  Two per request sits a factor of 20 from either.
+    assert run.warnings < 2 * run.requests, run.summary()
