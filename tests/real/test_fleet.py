@@ -290,3 +290,16 @@ def test_a_fleet_beyond_the_connection_cap_is_served_with_the_defaults(
     # connections make p0f spin: 2.0 to 2.6 million lines, about 40 per
     # request.  Two per request sits a factor of 20 from either.
     assert run.warnings < 2 * run.requests, run.summary()
+
+
+def test_the_harness_sees_kept_connections_starve_the_fleet(
+    start_p0f: StartP0f, record_property: Callable[[str, object], None]
+) -> None:
+    # The same fleet holding its connections for life (the behaviour before
+    # issue 15): the criteria above must fail here, or they prove nothing.
+    daemon = start_p0f()
+    reference = seed_hosts(daemon)
+    run = run_fleet(daemon, reference, None)
+    report(run, record_property)
+    assert_sound(run)
+    assert run.starved or run.share_answered < 0.99, run.summary()
