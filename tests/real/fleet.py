@@ -182,4 +182,5 @@ def work(plan: WorkerPlan, barrier: Barrier, results: Queue[WorkerTally | str]) 
             middleware.close()
     except BaseException:
         outcome = f"worker {plan.index} (pid {os.getpid()}) failed:\n{traceback.format_exc()}"
+        barrier.abort()  # the others and the parent stop waiting for this one
     results.put(outcome)
