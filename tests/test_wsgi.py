@@ -136,3 +136,31 @@ def test_close_closes_the_connection_and_a_request_reopens_it(
     assert fake_p0f.connection_count == 0
     call(middleware)
     assert fake_p0f.connections_served == 2
+
+
+def test_a_whole_flask_app_wrapped_as_the_readme_says(fake_p0f: FakeP0f) -> None:
+    from flask import Flask, request
+    from werkzeug.test import Client
+
+    fake_p0f.add_host(CLIENT, sample_response(os_name="Windows"))
+    flask_app = Flask(__name__)
+
+    @flask_app.route("/")
+    def home() -> dict[str, Any]:
+        answer = get_p0f(request.environ)
+        return {
+            "os_name": None if answer is None else answer.os_name,
+            "address": str(get_lookup(request.environ).address),
+        }
+
+    application = P0fMiddleware(
+        flask_app, fake_p0f.socket_path, trusted_proxies=["127.0.0.1"], settle_seconds=0
+    )
+    try:
+        response = Client(application).get(
+            "/", headers={"X-Forwarded-For": CLIENT}, environ_base={"REMOTE_ADDR": PEER}
+        )
+    finally:
+        application.close()
+    assert response.status_code == 200
+    assert response.json == {"os_name": "Windows", "address": CLIENT}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import logging
 import os
 import shutil
 import socket
@@ -258,3 +259,35 @@ def test_the_address_behind_a_trusted_proxy(server: Server, daemon: P0fDaemon) -
     found, _ = server.get(stranger, forwarded_for=str(visitor))
     assert found["address"] == str(stranger), found
     assert ipaddress.ip_address(found["address"]) != visitor
+
+
+def test_a_stopped_p0f_is_reported_in_words(
+    real_daemon_requirements: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # p0f leaves its socket file behind when it stops: the path exists,
+    # and nobody listens on it.
+    from django.test import override_settings
+
+    from p0f.django.checks import check_settings
+    from p0f.wsgi import P0fMiddleware, get_lookup
+
+    stopped = P0fDaemon(tmp_path / "p0f").start()
+    assert stopped.stop() is None  # it was running: this stopped it
+    if not Path(stopped.socket_path).exists():
+        pytest.fail("p0f removed its socket on exit; this test needs its stale socket")
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(get_lookup(environ).status.value)
+        return [b""]
+
+    wrapped = P0fMiddleware(app, stopped.socket_path)
+    start_response: Any = None  # the app above never calls it
+    with caplog.at_level(logging.WARNING, logger="p0f.web"):
+        wrapped({"REMOTE_ADDR": "127.0.0.1"}, start_response)
+    wrapped.close()
+    assert seen == ["unavailable"]
+    (record,) = caplog.records
+    assert f"nobody is listening on {stopped.socket_path} (p0f stopped?)" in record.getMessage()
+    with override_settings(P0F_SOCKET=stopped.socket_path):
+        assert [message.id for message in check_settings()] == ["p0f.W002"]

@@ -9,7 +9,8 @@ the p0f middleware runs) to the view: the lookup's cost, settle included.
 - the Django example site runs with :mod:`tests.real.web_django_settings`.
 
 The socket comes from ``P0F_SOCKET``; ``P0F_TRUSTED_PROXIES`` (comma
-separated) names trusted proxies.
+separated) names trusted proxies; ``P0F_SETTLE_SECONDS``, if set, replaces
+the default settle time (to measure what settling changes).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from starlette.routing import Route
 
 import p0f.asgi
 import p0f.wsgi
+from p0f._web import DEFAULT_SETTLE_SECONDS
 from p0f.asgi import P0fLookup
 
 STAMP = "p0f_test_stamp"
 SOCKET = os.environ.get("P0F_SOCKET", "/nonexistent/p0f.sock")
 TRUSTED = [item for item in os.environ.get("P0F_TRUSTED_PROXIES", "").split(",") if item]
+SETTLE = float(os.environ.get("P0F_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
 
 
 def report(found: P0fLookup, stamp: float) -> dict[str, Any]:
@@ -67,7 +70,7 @@ def _stamped_wsgi(app: WSGIApplication) -> WSGIApplication:
 
 
 wsgi_application = _stamped_wsgi(
-    p0f.wsgi.P0fMiddleware(_wsgi_json, SOCKET, trusted_proxies=TRUSTED)
+    p0f.wsgi.P0fMiddleware(_wsgi_json, SOCKET, trusted_proxies=TRUSTED, settle_seconds=SETTLE)
 )
 
 
@@ -91,6 +94,9 @@ class _StampedASGI:
 
 asgi_application = _StampedASGI(
     p0f.asgi.P0fMiddleware(
-        Starlette(routes=[Route("/p0f.json", _asgi_json)]), SOCKET, trusted_proxies=TRUSTED
+        Starlette(routes=[Route("/p0f.json", _asgi_json)]),
+        SOCKET,
+        trusted_proxies=TRUSTED,
+        settle_seconds=SETTLE,
     )
 )
