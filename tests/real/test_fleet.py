@@ -171,7 +171,7 @@ def seed_hosts(daemon: P0fDaemon) -> dict[str, RawResponse]:
 
 def fleet_context() -> ForkServerContext:
     """Processes forked from a server that imported ``fleet`` (and with it
-    p0f) once: 32 of them start in well under a second, where 32 fresh
+    p0f) once: 32 of them start in under a second, where 32 fresh
     interpreters would each import everything again."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["tests.real.fleet"])
