@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import selectors
 import shutil
 import signal
 import socket
@@ -396,6 +397,110 @@ def bench_async(path: str, rounds: int, inner: int) -> list[Row]:
     ]
 
 
+@contextlib.contextmanager
+def broker_for(path: str) -> Iterator[str]:
+    """Run ``p0f-broker`` (as users run it: its own process) in front of the
+    daemon at ``path``; yield the broker's socket."""
+    tmp = tempfile.mkdtemp(prefix="p0f-broker-bench-")
+    listen = os.path.join(tmp, "broker.sock")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "p0f.broker", "-s", path, "-l", listen],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with P0f(listen, timeout=2) as client:
+                    client.query(HOST)
+                break
+            except p0f.P0fError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("p0f-broker did not start") from None
+                time.sleep(0.02)
+        yield listen
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+BROKER_CLIENTS: Final = 100
+BROKER_BATCH: Final = 100
+
+
+def many_clients(socks: list[socket.socket], queries: bytes, count: int) -> int:
+    """Every socket writes ``count`` pipelined queries, then all answers are
+    read as they come and unpacked; returns the number of answers."""
+    unpack = RESPONSE_STRUCT.unpack_from
+    size = count * RESPONSE_SIZE
+    answers = 0
+    with selectors.DefaultSelector() as selector:
+        buffers: dict[socket.socket, bytearray] = {}
+        for sock in socks:
+            sock.sendall(queries)
+            buffers[sock] = bytearray()
+            selector.register(sock, selectors.EVENT_READ, sock)
+        left = len(socks)
+        while left:
+            for key, _ in selector.select():
+                ready: socket.socket = key.data
+                buffer = buffers[ready]
+                data = ready.recv(size - len(buffer))
+                if not data:
+                    raise ConnectionError("the broker closed a connection")
+                buffer += data
+                if len(buffer) == size:
+                    answers += len([unpack(buffer, i) for i in range(0, size, RESPONSE_SIZE)])
+                    selector.unregister(ready)
+                    left -= 1
+    return answers
+
+
+def bench_broker(path: str, rounds: int, inner: int) -> list[Row]:
+    rows = []
+    query = encode_query(HOST)
+    with broker_for(path) as listen, P0f(path, timeout=5) as direct, P0f(
+        listen, timeout=5
+    ) as via:
+        ours, base = _median_pair(lambda: via.query(HOST), lambda: direct.query(HOST), inner, rounds)
+        rows.append(
+            Row("P0f.query through p0f-broker, one at a time", "P0f.query direct",
+                ours, base, "<= 2x", ours / base <= 2)
+        )
+        socks = [_bare_socket(listen) for _ in range(BROKER_CLIENTS)]
+        total = BROKER_CLIENTS * BROKER_BATCH
+        try:
+            with contextlib.closing(_bare_socket(path)) as sock:
+                batch = query * BROKER_BATCH
+                thousand = query * 1000
+                ours, base = _median_pair(
+                    lambda: many_clients(socks, batch, BROKER_BATCH),
+                    lambda: bare_many(sock, thousand, 1000),
+                    max(1, inner // 500),
+                    rounds,
+                )
+        finally:
+            for s in socks:
+                s.close()
+        rows.append(
+            Row(
+                f"{BROKER_CLIENTS} clients through p0f-broker, {BROKER_BATCH} pipelined each",
+                "bare pipelined socket, direct",
+                ours / total,
+                base / 1000,
+                ">= 0.6x throughput",
+                base / 1000 / (ours / total) >= 0.6,
+            )
+        )
+    return rows
+
+
 def bench_django(path: str | None, rounds: int, inner: int) -> list[Row]:
     try:
         import django  # noqa: F401 - the [django] extra may be missing
@@ -404,6 +509,12 @@ def bench_django(path: str | None, rounds: int, inner: int) -> list[Row]:
     from benchmarks import django_bench
 
     return django_bench.run(path, rounds, inner, Row)
+
+
+def bench_log(rounds: int, count: int) -> list[Row]:
+    from benchmarks import log_bench
+
+    return log_bench.run(rounds, count, Row, _median_pair)
 
 
 def render(rows: list[Row], daemon: str) -> str:
@@ -443,12 +554,14 @@ def main(argv: list[str] | None = None) -> int:
     scale = 0.02 if args.quick else 1.0
     daemon, context = pick_daemon(args.fake)
     rows = bench_decode(rounds, max(100, int(50_000 * scale)))
+    rows += bench_log(rounds, max(2_000, int(100_000 * scale)))
     with context as path:
         rows += bench_sync(path, rounds, max(20, int(3_000 * scale)))
         rows += bench_client_reads(path, rounds, max(20, int(3_000 * scale)))
         rows += bench_idle(path, rounds, max(20, int(1_000 * scale)))
         rows += bench_async(path, rounds, max(200, int(3_000 * scale)))
         rows += bench_django(path, rounds, max(50, int(3_000 * scale)))
+        rows += bench_broker(path, rounds, max(50, int(3_000 * scale)))
     print(render(rows, daemon))
     return 0
 

@@ -29,6 +29,9 @@ def test_benchmark_prints_its_table() -> None:
         "P0f.query, one at a time",
         "P0f.query_many, 1,000 addresses",
         "AsyncP0f, 1,000 concurrent query",
+        "P0f.query through p0f-broker, one at a time",
+        "100 clients through p0f-broker, 100 pipelined each",
+        "p0f log, 2,000 lines parsed into events",
     ):
         assert expected in names
     for row in rows:

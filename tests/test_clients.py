@@ -232,11 +232,13 @@ def test_idle_timeout_keeps_a_busy_connection_and_closes_an_idle_one(
     make_client: MakeClient, fake_p0f: FakeP0f
 ) -> None:
     fake_p0f.add_host("192.0.2.1", host_response(1))
-    client = make_client(fake_p0f.socket_path, idle_timeout=0.3)
+    # 1 s idle: far longer than the gap between two calls, even on a
+    # loaded machine, and still short enough to wait for.
+    client = make_client(fake_p0f.socket_path, idle_timeout=1.0)
     for _ in range(5):
         client.query("192.0.2.1")
     assert fake_p0f.connections_served == 1
-    # Nobody calls: the connection is closed on its own once idle 0.3 s.
+    # Nobody calls: the connection is closed on its own once idle 1 s.
     client.wait_until(lambda: fake_p0f.connection_count == 0)
     assert client.query("192.0.2.1").total_conn == 1
     assert fake_p0f.connections_served == 2

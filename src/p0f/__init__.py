@@ -27,6 +27,7 @@ from ._enums import BadSoftware, MatchQuality, Status
 from ._errors import (
     BadQueryError,
     InvalidAddressError,
+    LogFormatError,
     NoMatchError,
     P0fConnectError,
     P0fConnectionError,
@@ -49,6 +50,7 @@ __all__ = [
     "BadSoftware",
     "DEFAULT_TIMEOUT",
     "InvalidAddressError",
+    "LogFormatError",
     "MatchQuality",
     "NoMatchError",
     "P0f",

@@ -7,6 +7,7 @@
     ├── BadQueryError             p0f answered "bad query" (status 0x00)
     ├── NoMatchError              also KeyError: p0f has no data for the host
     ├── ProtocolError             also ValueError: the answer broke the format
+    ├── LogFormatError            also ValueError: a line of p0f's log is malformed
     └── P0fConnectionError        also OSError: the socket could not be used
         ├── P0fConnectError       could not connect: no socket there, not a
         │                         socket, refused, no permission
@@ -83,3 +84,24 @@ class P0fConnectionLostError(P0fConnectionError):
 
 class P0fTimeoutError(P0fConnectionError, TimeoutError):
     """The daemon did not answer within the timeout."""
+
+
+class LogFormatError(P0fError, ValueError):
+    """A line of p0f's log (``p0f -o``) is not in the format p0f writes.
+
+    ``reason`` says what is wrong, ``line`` is the line, ``lineno`` its
+    number in the file (``None`` when parsed on its own).
+    """
+
+    def __init__(self, reason: str, line: str, lineno: int | None = None) -> None:
+        super().__init__(reason, line, lineno)
+        self.reason = reason
+        self.line = line
+        self.lineno = lineno
+
+    def __str__(self) -> str:
+        where = "" if self.lineno is None else f"line {self.lineno}: "
+        shown = self.line.rstrip("\r\n")
+        if len(shown) > 300:
+            shown = shown[:300] + "..."
+        return f"{where}{self.reason}: {shown!r}"

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TypeAlias
 
+from p0f.log import parse_line as typed_line
+
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 UNKNOWN: Final = "???"
@@ -98,7 +100,11 @@ class LogLine:
 
 
 def parse_line(line: str) -> LogLine:
-    """Parse one line of the log; :class:`LogFormatError` if it is not p0f's."""
+    """Parse one line of the log; :class:`LogFormatError` if it is not p0f's.
+
+    Every line is also read by the library's parser (:mod:`p0f.log`), which
+    must agree on what the line is about: the oracle backs the library.
+    """
     text = line.rstrip("\r\n")
     match = _LINE.match(text)
     if match is None:
@@ -114,7 +120,7 @@ def parse_line(line: str) -> LogLine:
             break
         fields[key] = value
     subject: Literal["cli", "srv"] = "cli" if match["subj"] == "cli" else "srv"
-    return LogLine(
+    parsed = LogLine(
         when=calendar.timegm(time.strptime(match["date"], "%Y/%m/%d %H:%M:%S")),
         mod=match["mod"],
         client=ipaddress.ip_address(match["cli"]),
@@ -124,6 +130,21 @@ def parse_line(line: str) -> LogLine:
         subject=subject,
         fields=fields,
     )
+    _cross_check(parsed, text)
+    return parsed
+
+
+def _cross_check(parsed: LogLine, text: str) -> None:
+    try:
+        event = typed_line(text)
+    except ValueError as exc:
+        raise LogFormatError(f"p0f.log cannot read a line the oracle reads ({exc})") from exc
+    ours = (parsed.mod, parsed.client, parsed.client_port, parsed.server, parsed.server_port,
+            parsed.subject, parsed.when)
+    theirs = (event.module.value, event.client, event.client_port, event.server,
+              event.server_port, event.subject.value, int(event.time.timestamp()))
+    if ours != theirs or event.to_line() != text:
+        raise LogFormatError(f"p0f.log reads {theirs} where the oracle reads {ours}: {text!r}")
 
 
 def read_log(path: Path) -> list[LogLine]:

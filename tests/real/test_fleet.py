@@ -172,9 +172,17 @@ def seed_hosts(daemon: P0fDaemon) -> dict[str, RawResponse]:
 def fleet_context() -> ForkServerContext:
     """Processes forked from a server that imported ``fleet`` (and with it
     p0f) once: 32 of them start in under a second, where 32 fresh
-    interpreters would each import everything again."""
+    interpreters would each import everything again.
+
+    A session has one fork server, started with the preload list set
+    first; the broker's fleet (``test_broker_real.py``) uses it too, so
+    its worker module is named here as well (a module that cannot be
+    imported is skipped).  Started by the broker's test first, the server
+    lacks ``fleet``, and each worker imports it after the fork: slower to
+    start, the same test.
+    """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tests.real.fleet"])
+    context.set_forkserver_preload(["tests.real.fleet", "tests.real.fleet_worker"])
     return context
 
 
