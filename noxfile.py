@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -144,9 +145,12 @@ def tests(session: nox.Session, django: str) -> None:
 def minimums(session: nox.Session) -> None:
     """The test suite with the oldest attrs, cattrs, Django and cachetools
     that pyproject.toml accepts, on the oldest Python it accepts."""
-    constraints = Path(session.create_tmp()) / "minimums.txt"
-    constraints.write_text("\n".join(MINIMUMS) + "\n", encoding="utf-8")
-    session.install("-c", str(constraints), ".[test]")
+    # Not session.create_tmp(): it points TMPDIR into .nox/, and the tests'
+    # Unix socket paths under it outgrow AF_UNIX's 108 bytes.
+    with tempfile.TemporaryDirectory() as tmp:
+        constraints = Path(tmp) / "minimums.txt"
+        constraints.write_text("\n".join(MINIMUMS) + "\n", encoding="utf-8")
+        session.install("-c", str(constraints), ".[test]")
     _show_versions(session)
     _pytest(session, real_daemon=False)
 

@@ -209,6 +209,7 @@ def smoke(wheel: Path, version: str, extras: set[str]) -> None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(work / "p0f.sock"))
+            listener.listen()  # a socket nobody listens on is p0f.W002
             env["SMOKE_SOCKET"] = str(work / "p0f.sock")
             run(python, "-m", "django", "check", "--fail-level", "WARNING", cwd=work, env=env)
         finally:
