@@ -32,7 +32,7 @@ from typing import Final
 
 from ._codec import decode_query, encode_response
 from ._enums import BadSoftware, MatchQuality, Status
-from ._models import RawResponse
+from ._models import RawResponse, status_only
 from ._wire import QUERY_MAGIC, QUERY_SIZE, RESPONSE_MAGIC
 
 __all__ = ["DEMO_NOTICE", "DemoDaemon", "demo_hosts"]
@@ -196,29 +196,6 @@ def demo_hosts(now: int | None = None) -> list[tuple[str, RawResponse]]:
     ]
 
 
-def _status_only(status: Status) -> RawResponse:
-    return RawResponse(
-        magic=RESPONSE_MAGIC,
-        status=int(status),
-        first_seen=0,
-        last_seen=0,
-        total_conn=0,
-        uptime_min=0,
-        up_mod_days=0,
-        last_nat=0,
-        last_chg=0,
-        distance=-1,
-        bad_sw=0,
-        os_match_q=0,
-        os_name="",
-        os_flavor="",
-        http_name="",
-        http_flavor="",
-        link_type="",
-        language="",
-    )
-
-
 _READ_SIZE: Final = 65536
 
 
@@ -235,8 +212,8 @@ class DemoDaemon:
         self._answers = {
             ipaddress.ip_address(address): encode_response(raw) for address, raw in hosts
         }
-        self._no_match = encode_response(_status_only(Status.NO_MATCH))
-        self._bad_query = encode_response(_status_only(Status.BAD_QUERY))
+        self._no_match = encode_response(status_only(Status.NO_MATCH))
+        self._bad_query = encode_response(status_only(Status.BAD_QUERY))
         self._dir = tempfile.mkdtemp(prefix="p0f-demo-")  # mode 0700: ours alone
         self.socket_path: Final = os.path.join(self._dir, "p0f.sock")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

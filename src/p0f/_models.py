@@ -99,6 +99,12 @@ class RawResponse:
 _RAW_NAMES: Final = frozenset(RESPONSE_FIELDS)
 
 
+def status_only(status: int, magic: int = RESPONSE_MAGIC) -> RawResponse:
+    """An answer with only its magic and status set, every other value zero
+    or empty: what p0f sends for "no match" and "bad query"."""
+    return RawResponse(int(magic), int(status), *(0,) * 10, *("",) * 6)
+
+
 @attrs.frozen
 class P0fResponse:
     """One answer, parsed: what the daemon knows about a host.

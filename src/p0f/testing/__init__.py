@@ -50,7 +50,7 @@ from .._codec import (
     normalize_address,
 )
 from .._enums import Status
-from .._models import P0fResponse, RawResponse
+from .._models import P0fResponse, RawResponse, status_only
 from .._wire import RESPONSE_MAGIC
 
 __all__ = ["Fault", "FakeP0f", "FakeP0fError", "no_match_response", "sample_response"]
@@ -80,26 +80,7 @@ def sample_response(**fields: Any) -> RawResponse:
 
 def no_match_response(status: int = Status.NO_MATCH, magic: int = RESPONSE_MAGIC) -> RawResponse:
     """What p0f sends for a host it does not know: zeros but magic and status."""
-    return RawResponse(
-        magic=magic,
-        status=int(status),
-        first_seen=0,
-        last_seen=0,
-        total_conn=0,
-        uptime_min=0,
-        up_mod_days=0,
-        last_nat=0,
-        last_chg=0,
-        distance=0,
-        bad_sw=0,
-        os_match_q=0,
-        os_name="",
-        os_flavor="",
-        http_name="",
-        http_flavor="",
-        link_type="",
-        language="",
-    )
+    return status_only(status, magic)
 
 
 @attrs.frozen
