@@ -19,27 +19,17 @@ import attrs
 
 from ._enums import BadSoftware, MatchQuality, Status
 from ._rules import RULES
-from ._wire import RESPONSE_FIELDS, RESPONSE_MAGIC, pack_response, unpack_response
+from ._wire import (
+    RESPONSE_FIELDS,
+    RESPONSE_MAGIC,
+    RawIntField,
+    StrField,
+    pack_response,
+    unpack_response,
+)
 
 __all__ = ["P0fResponse", "RawResponse"]
 
-RawIntField = Literal[
-    "magic",
-    "status",
-    "first_seen",
-    "last_seen",
-    "total_conn",
-    "uptime_min",
-    "up_mod_days",
-    "last_nat",
-    "last_chg",
-    "distance",
-    "bad_sw",
-    "os_match_q",
-]
-StrField = Literal[
-    "os_name", "os_flavor", "http_name", "http_flavor", "link_type", "language"
-]
 
 
 @attrs.frozen

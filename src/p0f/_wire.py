@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 from ._enums import BadSoftware, MatchQuality, Status
 from ._errors import ProtocolError
@@ -42,7 +42,7 @@ RESPONSE_SIZE: Final = RESPONSE_STRUCT.size
 STRING_SIZE: Final = 32
 """Bytes of each string field: NUL-padded, or filled with no NUL at all."""
 
-INT_FIELDS: Final = (
+RawIntField = Literal[
     "magic",
     "status",
     "first_seen",
@@ -55,17 +55,16 @@ INT_FIELDS: Final = (
     "distance",
     "bad_sw",
     "os_match_q",
-)
+]
+"""The name of a number of an answer (for typed ``raw["..."]``)."""
+
+StrField = Literal["os_name", "os_flavor", "http_name", "http_flavor", "link_type", "language"]
+"""The name of a string of an answer."""
+
+INT_FIELDS: Final[tuple[str, ...]] = get_args(RawIntField)
 """The numbers of an answer, in wire order."""
 
-STRING_FIELDS: Final = (
-    "os_name",
-    "os_flavor",
-    "http_name",
-    "http_flavor",
-    "link_type",
-    "language",
-)
+STRING_FIELDS: Final[tuple[str, ...]] = get_args(StrField)
 """The strings of an answer, in wire order, after the numbers."""
 
 RESPONSE_FIELDS: Final = INT_FIELDS + STRING_FIELDS
