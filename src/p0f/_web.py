@@ -355,16 +355,30 @@ def not_looked_up() -> P0fLookup:
     return _DISABLED
 
 
+def _result(address: IPAddress, answer: Answer, *, cached: bool) -> P0fLookup:
+    status = LookupStatus.NO_DATA if answer is None else LookupStatus.ANSWERED
+    return P0fLookup(answer=answer, address=address, status=status, cached=cached)
+
+
+@functools.lru_cache(maxsize=4096)
+def _unavailable(address: IPAddress) -> P0fLookup:
+    # Made once per address: while p0f is down every request gets one, and
+    # a P0fLookup is frozen, so requests can share it.
+    return P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+
+
 # -- the cache --------------------------------------------------------------
 
 
 @attrs.frozen
 class CacheEntry:
-    """One cached answer: when it was asked, and whether it was asked again
-    for the HTTP fields already."""
+    """One cached answer: when it was asked, whether it was asked again for
+    the HTTP fields already, and the :class:`P0fLookup` a request served
+    from it gets (built once here, not per request)."""
 
     answer: P0fResponse | None
     asked_at: float
+    found: P0fLookup = attrs.field(eq=False, repr=False)
     rechecked: bool = False
 
 
@@ -405,10 +419,19 @@ class AnswerCache:
 
     def entry(self, address: IPAddress) -> CacheEntry | None:
         """What is held for ``address``, with when it was asked."""
-        if self._cache is None:
+        cache = self._cache
+        if cache is None:
             return None
         with self._lock:
-            return self._cache.get(address)
+            # Not cache.get(): asked on every request, and for an address
+            # not held (every request while p0f is down) `in` alone costs
+            # half as much; for one held, `in` then [] a quarter less.
+            if address not in cache:
+                return None
+            try:
+                return cache[address]
+            except KeyError:  # expired between the two
+                return None
 
     def get(self, address: IPAddress) -> Answer | _Miss:
         """The answer held for ``address``, or :data:`MISS`."""
@@ -419,7 +442,8 @@ class AnswerCache:
         """Hold ``answer`` for ``address`` from now on."""
         if self._cache is not None and (answer is not None or self.negative_seconds > 0):
             with self._lock:
-                self._cache[address] = CacheEntry(answer, self.timer(), rechecked)
+                found = _result(address, answer, cached=True)
+                self._cache[address] = CacheEntry(answer, self.timer(), found, rechecked)
 
     def clear(self) -> None:
         """Forget every answer."""
@@ -470,6 +494,14 @@ class Backoff:
 
     def allow(self) -> bool:
         """Whether the caller may ask the daemon now."""
+        # Asked on every request: the answer while closed or paused needs no
+        # lock, since each reads one attribute that is replaced whole; a
+        # read racing a change is the answer of a moment earlier.
+        retry_at = self._retry_at
+        if retry_at is None:
+            return True
+        if self._timer() < retry_at:
+            return False
         with self._lock:
             if self._retry_at is None:
                 return True
@@ -610,25 +642,33 @@ class Lookup:
         self._log = log
         self._sleep = sleep
 
-    def _plan(self, address: IPAddress) -> Generator[_Step, _Outcome, P0fLookup]:
-        # The one lookup logic, for the sync and the async driver alike.
-        timer = self.cache.timer
+    def _without_asking(self, address: IPAddress) -> P0fLookup | CacheEntry | None:
+        # What a request gets when p0f need not (or must not) be asked: a
+        # cached answer, or "unavailable" while lookups pause.  Otherwise
+        # the entry to fall back on (or None), for _plan.  This runs on
+        # every request, so it builds nothing: the cache entry holds its
+        # lookup, and "unavailable" ones are made once per address.
         entry = self.cache.entry(address)
-        rechecking = False
         if entry is not None:
             answer = entry.answer
             if (
                 answer is None
-                or has_http(answer)
+                or answer.http_name is not None  # has_http, inlined
                 or entry.rechecked
-                or timer() - entry.asked_at < self.http_recheck
+                or self.cache.timer() - entry.asked_at < self.http_recheck
             ):
-                return self._result(address, answer, cached=True)
-            rechecking = True
+                return entry.found
         if not self.backoff.allow():
-            if entry is not None:  # p0f is down: the answer held will do
-                return self._result(address, entry.answer, cached=True)
-            return P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+            # p0f is down: the answer held, if any, will do.
+            return _unavailable(address) if entry is None else entry.found
+        return entry
+
+    def _plan(
+        self, address: IPAddress, entry: CacheEntry | None
+    ) -> Generator[_Step, _Outcome, P0fLookup]:
+        # The one asking logic, for the sync and the async driver alike,
+        # once _without_asking has said p0f is to be asked.
+        timer = self.cache.timer
         outcome = yield _ASK
         start = timer()
         for offset in self._schedule:
@@ -640,25 +680,21 @@ class Lookup:
             outcome = yield _ASK
         if isinstance(outcome, Exception):
             self._failed(address, outcome)
-            if entry is not None:
-                return self._result(address, entry.answer, cached=True)
-            return P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+            return _unavailable(address) if entry is None else entry.found
         down_for = self.backoff.success()
         if down_for is not None:
             self._log.warning("p0f answers again, after %.1f s of failed lookups", down_for)
-        self.cache.put(address, outcome, rechecked=rechecking)
-        return self._result(address, outcome, cached=False)
-
-    @staticmethod
-    def _result(address: IPAddress, answer: Answer, *, cached: bool) -> P0fLookup:
-        status = LookupStatus.NO_DATA if answer is None else LookupStatus.ANSWERED
-        return P0fLookup(answer=answer, address=address, status=status, cached=cached)
+        self.cache.put(address, outcome, rechecked=entry is not None)
+        return _result(address, outcome, cached=False)
 
     def lookup(self, client: SyncQuerier, address: IPAddress | None) -> P0fLookup:
         """What p0f knows about ``address``, asked with a blocking client."""
         if address is None:
             return _NO_ADDRESS
-        plan = self._plan(address)
+        known = self._without_asking(address)
+        if isinstance(known, P0fLookup):
+            return known
+        plan = self._plan(address, known)
         try:
             step = next(plan)
             while True:
@@ -682,7 +718,10 @@ class Lookup:
         """What p0f knows about ``address``, asked with an async client."""
         if address is None:
             return _NO_ADDRESS
-        plan = self._plan(address)
+        known = self._without_asking(address)
+        if isinstance(known, P0fLookup):
+            return known
+        plan = self._plan(address, known)
         try:
             step = next(plan)
             while True:
