@@ -223,7 +223,9 @@ def parse_trusted_proxies(value: object) -> tuple[Network, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _peer(text: str | None) -> IPAddress | None:
+def peer_address(text: str | None) -> IPAddress | None:
+    """``text`` (a peer's address, ``REMOTE_ADDR``) as an address, or
+    ``None``; what :func:`client_address` gives with no trusted proxies."""
     # Cached: parsing an address string costs more than the rest of a cache
     # hit, and the same visitors come back request after request.
     if not text:
@@ -244,7 +246,7 @@ def _hop(text: str) -> IPAddress | None:
         text = text[1:end]
     elif text.count(":") == 1:  # "192.0.2.1:8080"
         text = text.partition(":")[0]
-    return _peer(text)
+    return peer_address(text)
 
 
 def _is_trusted(address: IPAddress, trusted: Sequence[Network]) -> bool:
@@ -273,7 +275,7 @@ def client_address(
     ``forwarded_for`` is the header's value; several headers are joined
     with commas, in order, first.
     """
-    address = _peer(remote_addr)
+    address = peer_address(remote_addr)
     if address is None or not trusted or not forwarded_for:
         return address
     hops = forwarded_for.split(",")
@@ -336,13 +338,44 @@ def with_user_agent(
     is ``None`` (the check is off) or lookups are switched off."""
     if rules is None or found.status is LookupStatus.DISABLED:
         return found
-    return P0fLookup(
+    check = check_user_agent(user_agent, found.answer, rules=rules)
+    # A lookup served from the cache or while p0f is down is one object
+    # shared by those requests, and checks are shared records: so the
+    # pair is made once.
+    key = (id(found), id(check))
+    held = _checked.get(key)
+    if held is not None and held[0] is found and held[1] is check:
+        return held[2]
+    checked = P0fLookup(
         answer=found.answer,
         address=found.address,
         status=found.status,
         cached=found.cached,
-        user_agent=check_user_agent(user_agent, found.answer, rules=rules),
+        user_agent=check,
     )
+    if found.cached or found.answer is None:
+        _remember(_checked, key, (found, check, checked))
+    return checked
+
+
+# Lookups made once, found by the identity of what they are made from,
+# since hashing an address or a record runs Python code (ipaddress, attrs)
+# and these are looked up on every request.  Each value holds the objects
+# whose ids make its key, so no id is reused while its entry is here.
+_MEMO_SIZE: Final = 4096
+_memo_lock: Final = threading.Lock()
+_checked: Final[dict[tuple[int, int], tuple[P0fLookup, UserAgentCheck, P0fLookup]]] = {}
+_unavailable_memo: Final[dict[int, tuple[IPAddress, P0fLookup]]] = {}
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(memo: dict[K, V], key: K, value: V) -> None:
+    with _memo_lock:
+        if len(memo) >= _MEMO_SIZE:
+            del memo[next(iter(memo))]  # the oldest: first in, first out
+        memo[key] = value
 
 
 _NO_ADDRESS: Final = P0fLookup(answer=None, address=None, status=LookupStatus.NO_ADDRESS)
@@ -360,11 +393,15 @@ def _result(address: IPAddress, answer: Answer, *, cached: bool) -> P0fLookup:
     return P0fLookup(answer=answer, address=address, status=status, cached=cached)
 
 
-@functools.lru_cache(maxsize=4096)
 def _unavailable(address: IPAddress) -> P0fLookup:
     # Made once per address: while p0f is down every request gets one, and
     # a P0fLookup is frozen, so requests can share it.
-    return P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+    held = _unavailable_memo.get(id(address))
+    if held is not None and held[0] is address:
+        return held[1]
+    found = P0fLookup(answer=None, address=address, status=LookupStatus.UNAVAILABLE)
+    _remember(_unavailable_memo, id(address), (address, found))
+    return found
 
 
 # -- the cache --------------------------------------------------------------

@@ -52,6 +52,7 @@ from .._web import (
     PerLoop,
     build_lookup,
     client_address,
+    peer_address,
     not_looked_up,
     with_user_agent,
 )
@@ -144,6 +145,8 @@ class _Runtime:
 
     def address(self, request: HttpRequest) -> IPAddress | None:
         meta = request.META
+        if not self.trusted:  # client_address's answer, by the shortest way
+            return peer_address(meta.get("REMOTE_ADDR"))
         return client_address(
             meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), self.trusted
         )
