@@ -338,23 +338,25 @@ def with_user_agent(
     is ``None`` (the check is off) or lookups are switched off."""
     if rules is None or found.status is LookupStatus.DISABLED:
         return found
-    check = check_user_agent(user_agent, found.answer, rules=rules)
     # A lookup served from the cache or while p0f is down is one object
-    # shared by those requests, and checks are shared records: so the
-    # pair is made once.
-    key = (id(found), id(check))
-    held = _checked.get(key)
-    if held is not None and held[0] is found and held[1] is check:
-        return held[2]
+    # shared by those requests, the rules are fixed, and a visitor sends
+    # the same User-Agent each time: so the checked lookup is made once
+    # per lookup and User-Agent (not kept for a long header: memory).
+    shared = found.cached or found.answer is None
+    key = (id(found), id(rules), user_agent)
+    if shared:
+        held = _checked.get(key)
+        if held is not None and held[0] is found and held[1] is rules:
+            return held[2]
     checked = P0fLookup(
         answer=found.answer,
         address=found.address,
         status=found.status,
         cached=found.cached,
-        user_agent=check,
+        user_agent=check_user_agent(user_agent, found.answer, rules=rules),
     )
-    if found.cached or found.answer is None:
-        _remember(_checked, key, (found, check, checked))
+    if shared and (user_agent is None or len(user_agent) <= _MEMO_USER_AGENT):
+        _remember(_checked, key, (found, rules, checked))
     return checked
 
 
@@ -364,7 +366,8 @@ def with_user_agent(
 # whose ids make its key, so no id is reused while its entry is here.
 _MEMO_SIZE: Final = 4096
 _memo_lock: Final = threading.Lock()
-_checked: Final[dict[tuple[int, int], tuple[P0fLookup, UserAgentCheck, P0fLookup]]] = {}
+_MEMO_USER_AGENT: Final = 512
+_checked: Final[dict[tuple[int, int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]] = {}
 _unavailable_memo: Final[dict[int, tuple[IPAddress, P0fLookup]]] = {}
 
 K = TypeVar("K")

@@ -242,9 +242,10 @@ class P0fMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         runtime = _get_runtime()
-        found = not_looked_up()
         if runtime.enabled:
             found = runtime.lookup.lookup(runtime.client, runtime.address(request))
+        else:
+            found = not_looked_up()
         _annotate(request, found, runtime)
         response = self.get_response(request)
         assert isinstance(response, HttpResponseBase)
