@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
-from typing import Final, Literal, overload
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Literal, TypeVar, overload
 
 from . import _drain
 from ._base import (
@@ -29,6 +29,17 @@ from ._models import P0fResponse, RawResponse, _from_raw
 
 _RECV_SIZE: Final = 65536
 _OK: Final = int(Status.OK)
+_T = TypeVar("_T")
+
+
+def _parsed_if_ok(raw: RawResponse) -> P0fResponse | RawResponse:
+    """An OK answer parsed; any other left for the caller to raise, once
+    the connection has nothing owed."""
+    return _from_raw(P0fResponse, raw) if raw.status == _OK else raw
+
+
+def _as_is(raw: RawResponse) -> RawResponse:
+    return raw
 
 
 class _Deadline:
@@ -220,10 +231,17 @@ class _Connection:
         while self.pipe.owed:
             self.read(deadline)
 
-    def run(self, queries: Sequence[bytes], deadline: _Deadline, steady: bool) -> list[RawResponse]:
-        """Write the queries (at most two windows ahead) and read their answers."""
+    def run(
+        self,
+        queries: Sequence[bytes],
+        deadline: _Deadline,
+        steady: bool,
+        convert: Callable[[RawResponse], _T],
+    ) -> list[_T]:
+        """Write the queries (at most two windows ahead) and read their
+        answers, each converted as it comes: while p0f works on the next."""
         pipe = self.pipe
-        answers: list[RawResponse] = []
+        answers: list[_T] = []
         count = len(queries)
         queued = 0
         while len(answers) < count:
@@ -235,7 +253,7 @@ class _Connection:
                 self.write(b"".join(batch), deadline)
             got = self.read(deadline)
             if got:
-                answers.extend(raw for _, raw in got)
+                answers.extend([convert(raw) for _, raw in got])
                 if steady:
                     deadline.progress()
         return answers
@@ -334,10 +352,10 @@ class P0f(BaseClient):
         :class:`ProtocolError`, :class:`P0fConnectionError` or
         :class:`P0fTimeoutError`.
         """
-        (raw,) = self._exchange((encode_query(address),), False)
-        if raw.status == _OK:
-            return _from_raw(P0fResponse, raw)
-        return parse(raw, address)  # raises the status's error
+        (answer,) = self._exchange((encode_query(address),), False, _parsed_if_ok)
+        if isinstance(answer, P0fResponse):
+            return answer
+        return parse(answer, address)  # raises the status's error
 
     @overload
     def get_info(
@@ -353,7 +371,7 @@ class P0f(BaseClient):
         self, address: Address, return_raw_data: bool = False
     ) -> P0fResponse | RawResponse:
         """The 2014 client's call: :meth:`query`, or the unparsed answer."""
-        (raw,) = self._exchange((encode_query(address),), False)
+        (raw,) = self._exchange((encode_query(address),), False, _as_is)
         return check_status(raw, address) if return_raw_data else parse(raw, address)
 
     def query_many(self, addresses: Iterable[Address]) -> list[P0fResponse | None]:
@@ -367,8 +385,11 @@ class P0f(BaseClient):
         queries = [encode_query(address) for address in addresses]
         if not queries:
             return []
-        raws = self._exchange(queries, True)
-        return [parse_or_none(raw, a) for raw, a in zip(raws, addresses)]
+        answers = self._exchange(queries, True, _parsed_if_ok)
+        return [
+            answer if isinstance(answer, P0fResponse) else parse_or_none(answer, address)
+            for answer, address in zip(answers, addresses)
+        ]
 
     def close(self) -> None:
         """Close the connection once every answer it is owed has been read.
@@ -443,7 +464,9 @@ class P0f(BaseClient):
                 sock.close()
                 raise
 
-    def _exchange(self, queries: Sequence[bytes], steady: bool) -> Sequence[RawResponse]:
+    def _exchange(
+        self, queries: Sequence[bytes], steady: bool, convert: Callable[[RawResponse], _T]
+    ) -> Sequence[_T]:
         deadline = _Deadline(self._timeout)
         lock = self._lock
         if not lock.acquire(False) and not lock.acquire(True, self._timeout):
@@ -451,7 +474,7 @@ class P0f(BaseClient):
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
         try:
-            return self._exchange_locked(queries, deadline, steady)
+            return self._exchange_locked(queries, deadline, steady, convert)
         finally:
             # Also after a call that failed (timed out, say) with the
             # connection kept: the slot must be given back all the same.
@@ -493,8 +516,12 @@ class P0f(BaseClient):
             self._lock.release()
 
     def _exchange_locked(
-        self, queries: Sequence[bytes], deadline: _Deadline, steady: bool
-    ) -> Sequence[RawResponse]:
+        self,
+        queries: Sequence[bytes],
+        deadline: _Deadline,
+        steady: bool,
+        convert: Callable[[RawResponse], _T],
+    ) -> Sequence[_T]:
         while True:
             conn = self._conn
             if conn is not None and conn.idle_until:
@@ -520,8 +547,8 @@ class P0f(BaseClient):
                         continue
                     raise P0fConnectionLostError("p0f connection lost: p0f closed the connection")
                 if len(queries) == 1:
-                    return (conn.one(queries[0], deadline),)
-                return conn.run(queries, deadline, steady)
+                    return (convert(conn.one(queries[0], deadline)),)
+                return conn.run(queries, deadline, steady, convert)
             except _Dead as exc:
                 # The daemon went away (restarted, say): nothing more is owed,
                 # so closing harms nobody.  A reused connection may just be
