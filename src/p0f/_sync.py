@@ -79,6 +79,21 @@ def _io_error(exc: OSError) -> Exception:
     return exc
 
 
+# poll() takes a C int of milliseconds (about 24.8 days); a longer timeout
+# waits in several polls.
+_LONGEST_POLL: Final = 2**31 - 1000
+
+
+def _wait(poller: select.poll, deadline: _Deadline) -> None:
+    """Wait for the poller's events; :class:`P0fTimeoutError` at the deadline."""
+    while True:
+        left = deadline.remaining() * 1000  # raises once past the deadline
+        if poller.poll(min(left, _LONGEST_POLL)):
+            return
+        if left <= _LONGEST_POLL:
+            raise deadline.expired()
+
+
 class _Connection:
     """One socket to the daemon and the bookkeeping of what it owes.
 
@@ -107,8 +122,7 @@ class _Connection:
 
     def wait_readable(self, deadline: _Deadline) -> None:
         """Wait until the socket has bytes (or an error, or the end) to read."""
-        if not self.poller.poll(deadline.remaining() * 1000):
-            raise deadline.expired()
+        _wait(self.poller, deadline)
 
     def send(self, data: bytes | bytearray, deadline: _Deadline) -> int:
         """Write what the socket takes now, waiting for room if it takes none."""
@@ -118,8 +132,7 @@ class _Connection:
             except BlockingIOError:
                 writable = select.poll()
                 writable.register(self.sock, select.POLLOUT)
-                if not writable.poll(deadline.remaining() * 1000):
-                    raise deadline.expired() from None
+                _wait(writable, deadline)
                 continue
             except OSError as exc:
                 raise _io_error(exc) from exc
@@ -182,8 +195,7 @@ class _Connection:
         if sent != len(query):
             self.outgoing += query[sent:]
             self.flush(deadline)
-        if not self.poller.poll(deadline.remaining() * 1000):
-            raise deadline.expired()
+        _wait(self.poller, deadline)
         got: list[tuple[None, RawResponse]] = []
         try:
             data = sock.recv(_RECV_SIZE)
