@@ -544,14 +544,15 @@ def test_a_timeout_longer_than_poll_can_wait_still_works(
 ) -> None:
     # poll() takes a C int of milliseconds, about 24.8 days: a longer
     # timeout (any accepted one) must not overflow when a call waits.
-    fake_p0f.add_host("192.0.2.1", host_response(1))
-    fake_p0f.add_host("192.0.2.2", host_response(2))
+    one, two = host_response(1), host_response(2)
+    fake_p0f.add_host("192.0.2.1", one)
+    fake_p0f.add_host("192.0.2.2", two)
     with P0f(fake_p0f.socket_path, timeout=timeout) as client:
-        assert client.query("192.0.2.1").raw == host_response(1)
+        assert client.query("192.0.2.1").raw == one
         fake_p0f.inject(Fault(delay=0.2))  # the call waits in poll()
-        assert client.query("192.0.2.2").raw == host_response(2)
+        assert client.query("192.0.2.2").raw == two
         answers = client.query_many(["192.0.2.2", "192.0.2.1"])
-        assert [a.raw if a else None for a in answers] == [host_response(2), host_response(1)]
+        assert [a.raw if a else None for a in answers] == [two, one]
 
 
 def test_a_late_reconnect_is_still_bounded_by_the_timeout(fake_p0f: FakeP0f) -> None:
