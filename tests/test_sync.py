@@ -30,6 +30,7 @@ from p0f import (
     RawResponse,
     encode_query,
 )
+from p0f._base import MAX_TIMEOUT
 from p0f._drain import pending as pending_drainers
 from p0f.testing import FakeP0f, Fault, sample_response
 
@@ -535,6 +536,23 @@ def test_signals_more_often_than_the_timeout_do_not_stretch_a_call(fake_p0f: Fak
     client.close()  # the late answer is drained in the background
     fake_p0f.drop_connections()
     wait_until(lambda: pending_drainers() == 0)
+
+
+@pytest.mark.parametrize("timeout", [30 * 86400.0, MAX_TIMEOUT])
+def test_a_timeout_longer_than_poll_can_wait_still_works(
+    fake_p0f: FakeP0f, timeout: float
+) -> None:
+    # poll() takes a C int of milliseconds, about 24.8 days: a longer
+    # timeout (any accepted one) must not overflow when a call waits.
+    one, two = host_response(1), host_response(2)
+    fake_p0f.add_host("192.0.2.1", one)
+    fake_p0f.add_host("192.0.2.2", two)
+    with P0f(fake_p0f.socket_path, timeout=timeout) as client:
+        assert client.query("192.0.2.1").raw == one
+        fake_p0f.inject(Fault(delay=0.2))  # the call waits in poll()
+        assert client.query("192.0.2.2").raw == two
+        answers = client.query_many(["192.0.2.2", "192.0.2.1"])
+        assert [a.raw if a else None for a in answers] == [two, one]
 
 
 def test_a_late_reconnect_is_still_bounded_by_the_timeout(fake_p0f: FakeP0f) -> None:

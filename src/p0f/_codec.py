@@ -19,8 +19,8 @@ from ._errors import (
     NoMatchError,
     ProtocolError,
 )
-from ._models import P0fResponse, RawResponse
-from ._wire import ADDR_IPV4, ADDR_IPV6, unpack_response
+from ._models import P0fResponse, RawResponse, decode_raw
+from ._wire import ADDR_IPV4, ADDR_IPV6
 
 # The wire constants the clients and the fake daemon take from here.
 from ._wire import QUERY_MAGIC as QUERY_MAGIC
@@ -125,7 +125,7 @@ def decode_response(data: bytes) -> RawResponse:
     any violation.  A "bad query" answer may carry magic 0 (some p0f builds
     never set it on that path); any other wrong magic is an error.
     """
-    return RawResponse(*unpack_response(data))
+    return decode_raw(data)
 
 
 def encode_response(raw: RawResponse) -> bytes:

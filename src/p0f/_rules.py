@@ -6,6 +6,12 @@
 converter goes through those two, and the Django model stores each field
 by its rule.  A rule changed here changes all of them.
 
+A rule states its parse as a Python expression of the wire value,
+``value``: :meth:`~p0f.P0fResponse.from_raw` is generated with every
+expression written inline (a function call per field would cost more than
+most of the conversions), and :attr:`Rule.parse` is the same expression
+compiled as a function, for everything else.
+
 ``parse`` takes a wire value that the decoder has already checked;
 ``unparse`` is its inverse for every parsed value (``parse(unparse(v)) ==
 v``), and ``unparse(parse(w)) == w`` for every wire value but 255 for
@@ -15,7 +21,8 @@ v``), and ``unparse(parse(w)) == w`` for every wire value but 255 for
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
@@ -26,51 +33,21 @@ UTC: Final = _dt.timezone.utc
 EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@attrs.frozen
-class Rule:
-    """One parsed field of :class:`~p0f.P0fResponse` and its wire field."""
-
-    #: The field of :class:`~p0f.P0fResponse`.
-    name: str
-    #: The field of :class:`~p0f.RawResponse` it comes from.
-    wire: str
-    #: Wire value to parsed value.
-    parse: Callable[[Any], Any]
-    #: Parsed value to wire value.
-    unparse: Callable[[Any], Any]
-
-
-_SECOND: Final = _dt.timedelta(seconds=1)
-_MINUTE: Final = _dt.timedelta(minutes=1)
-_DAY: Final = _dt.timedelta(days=1)
-
-
-# No cache here: with a functools.lru_cache on the datetimes and on
+# No cache on the datetimes: with a functools.lru_cache on them and on
 # up_mod_days, decoding and reading every field of the benchmark's answers
 # measured 1.43x the hand-written parse, and 1.42x without (medians of 7
 # alternating runs); most first_seen values would miss it anyway.
-def _moment(seconds: int) -> _dt.datetime:
-    return _dt.datetime.fromtimestamp(seconds, UTC)
-
-
-def _moment_or_none(seconds: int) -> _dt.datetime | None:
-    return _dt.datetime.fromtimestamp(seconds, UTC) if seconds else None
+_SECOND: Final = _dt.timedelta(seconds=1)
+_MINUTE: Final = _dt.timedelta(minutes=1)
+_DAY: Final = _dt.timedelta(days=1)
 
 
 def _seconds(moment: _dt.datetime | None) -> int:
     return (moment - EPOCH) // _SECOND if moment is not None else 0
 
 
-def _minutes_or_none(minutes: int) -> _dt.timedelta | None:
-    return _MINUTE * minutes if minutes else None
-
-
 def _minutes(delta: _dt.timedelta | None) -> int:
     return delta // _MINUTE if delta else 0
-
-
-def _days_or_none(days: int) -> _dt.timedelta | None:
-    return _DAY * days if days else None
 
 
 def _days(delta: _dt.timedelta | None) -> int:
@@ -82,16 +59,8 @@ def _days(delta: _dt.timedelta | None) -> int:
 _NO_DISTANCE: Final = frozenset((-1, 255))
 
 
-def _distance(hops: int) -> int | None:
-    return None if hops in _NO_DISTANCE else hops
-
-
 def _hops(distance: int | None) -> int:
     return -1 if distance is None else distance
-
-
-def _text_or_none(text: str) -> str | None:
-    return text or None
 
 
 def _text(text: str | None) -> str:
@@ -114,22 +83,66 @@ def _same(value: Any) -> Any:
     return value
 
 
+NAMESPACE: Final[Mapping[str, object]] = MappingProxyType(
+    {
+        "moment": _dt.datetime.fromtimestamp,
+        "UTC": UTC,
+        "MINUTE": _MINUTE,
+        "DAY": _DAY,
+        "NO_DISTANCE": _NO_DISTANCE,
+        "bad_software": _member_of(BadSoftware),
+        "match_quality": _member_of(MatchQuality),
+    }
+)
+"""The names a rule's expression may use, besides ``value``."""
+
+
+def _compile(expression: str) -> Callable[[Any], Any]:
+    function: Callable[[Any], Any] = eval(f"lambda value: {expression}", dict(NAMESPACE))
+    return function
+
+
+@attrs.frozen
+class Rule:
+    """One parsed field of :class:`~p0f.P0fResponse` and its wire field."""
+
+    #: The field of :class:`~p0f.P0fResponse`.
+    name: str
+    #: The field of :class:`~p0f.RawResponse` it comes from.
+    wire: str
+    #: Wire value to parsed value: an expression of ``value`` over
+    #: :data:`NAMESPACE`.
+    expression: str
+    #: Parsed value to wire value.
+    unparse: Callable[[Any], Any]
+    #: Wire value to parsed value: :attr:`expression` as a function.
+    parse: Callable[[Any], Any] = attrs.field(init=False, repr=False, eq=False)
+
+    @parse.default
+    def _parse(self) -> Callable[[Any], Any]:
+        return _compile(self.expression)
+
+
+_MOMENT: Final = "moment(value, UTC)"
+_MOMENT_OR_NONE: Final = "moment(value, UTC) if value else None"
+_TEXT_OR_NONE: Final = "value or None"
+
 RULES: Final = (
-    Rule("first_seen", "first_seen", _moment, _seconds),
-    Rule("last_seen", "last_seen", _moment, _seconds),
-    Rule("total_conn", "total_conn", _same, _same),
-    Rule("uptime", "uptime_min", _minutes_or_none, _minutes),
-    Rule("up_mod_days", "up_mod_days", _days_or_none, _days),
-    Rule("last_nat", "last_nat", _moment_or_none, _seconds),
-    Rule("last_chg", "last_chg", _moment_or_none, _seconds),
-    Rule("distance", "distance", _distance, _hops),
-    Rule("bad_sw", "bad_sw", _member_of(BadSoftware), int),
-    Rule("os_match_q", "os_match_q", _member_of(MatchQuality), int),
-    Rule("os_name", "os_name", _text_or_none, _text),
-    Rule("os_flavor", "os_flavor", _text_or_none, _text),
-    Rule("http_name", "http_name", _text_or_none, _text),
-    Rule("http_flavor", "http_flavor", _text_or_none, _text),
-    Rule("link_type", "link_type", _text_or_none, _text),
-    Rule("language", "language", _text_or_none, _text),
+    Rule("first_seen", "first_seen", _MOMENT, _seconds),
+    Rule("last_seen", "last_seen", _MOMENT, _seconds),
+    Rule("total_conn", "total_conn", "value", _same),
+    Rule("uptime", "uptime_min", "MINUTE * value if value else None", _minutes),
+    Rule("up_mod_days", "up_mod_days", "DAY * value if value else None", _days),
+    Rule("last_nat", "last_nat", _MOMENT_OR_NONE, _seconds),
+    Rule("last_chg", "last_chg", _MOMENT_OR_NONE, _seconds),
+    Rule("distance", "distance", "None if value in NO_DISTANCE else value", _hops),
+    Rule("bad_sw", "bad_sw", "bad_software(value)", int),
+    Rule("os_match_q", "os_match_q", "match_quality(value)", int),
+    Rule("os_name", "os_name", _TEXT_OR_NONE, _text),
+    Rule("os_flavor", "os_flavor", _TEXT_OR_NONE, _text),
+    Rule("http_name", "http_name", _TEXT_OR_NONE, _text),
+    Rule("http_flavor", "http_flavor", _TEXT_OR_NONE, _text),
+    Rule("link_type", "link_type", _TEXT_OR_NONE, _text),
+    Rule("language", "language", _TEXT_OR_NONE, _text),
 )
 """Every parsed field of :class:`~p0f.P0fResponse`, in its field order."""

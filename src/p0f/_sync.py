@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable
-from typing import Final, Literal, overload
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Literal, TypeVar, overload
 
 from . import _drain
 from ._base import (
@@ -24,9 +24,22 @@ from ._base import (
 from ._codec import Address, check_status, encode_query, parse, parse_or_none
 from ._connection import MANY_WINDOW, Pipeline
 from ._errors import P0fConnectionLostError, P0fTimeoutError, ProtocolError
-from ._models import P0fResponse, RawResponse
+from ._enums import Status
+from ._models import P0fResponse, RawResponse, _from_raw
 
 _RECV_SIZE: Final = 65536
+_OK: Final = int(Status.OK)
+_T = TypeVar("_T")
+
+
+def _parsed_if_ok(raw: RawResponse) -> P0fResponse | RawResponse:
+    """An OK answer parsed; any other left for the caller to raise, once
+    the connection has nothing owed."""
+    return _from_raw(P0fResponse, raw) if raw.status == _OK else raw
+
+
+def _as_is(raw: RawResponse) -> RawResponse:
+    return raw
 
 
 class _Deadline:
@@ -59,58 +72,72 @@ class _Dead(Exception):
     """The daemon closed or reset the connection."""
 
 
-def _io_error(exc: OSError, deadline: _Deadline) -> Exception:
-    """What a socket error means for the call: the socket's timeout ran
-    out, the daemon hung up, or other."""
-    if isinstance(exc, (BlockingIOError, TimeoutError)):
-        return deadline.expired()
+def _io_error(exc: OSError) -> Exception:
+    """What a socket error means for the call: the daemon hung up, or other."""
     if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
         return _Dead(str(exc))
     return exc
 
 
+# poll() takes a C int of milliseconds (about 24.8 days); a longer timeout
+# waits in several polls.
+_LONGEST_POLL: Final = 2**31 - 1000
+
+
+def _wait(poller: select.poll, deadline: _Deadline) -> None:
+    """Wait for the poller's events; :class:`P0fTimeoutError` at the deadline."""
+    while True:
+        left = deadline.remaining() * 1000  # raises once past the deadline
+        if poller.poll(min(left, _LONGEST_POLL)):
+            return
+        if left <= _LONGEST_POLL:
+            raise deadline.expired()
+
+
 class _Connection:
-    """One socket to the daemon and the bookkeeping of what it owes."""
+    """One socket to the daemon and the bookkeeping of what it owes.
 
-    __slots__ = (
-        "sock", "pipe", "outgoing", "handed_off", "armed", "slack", "idle_until", "poller"
-    )
+    The socket is non-blocking; a call waits for it with ``poll()``, given
+    what is left of the call's time.  Not Python's timeout mode, which polls
+    before every ``send`` and ``recv`` (a query's ``send`` almost never has
+    to wait), and not kernel timeouts (``SO_RCVTIMEO``): a signal makes the
+    kernel end a timed ``recv()`` early and Python retries it with the whole
+    timeout again, so a process that gets a signal more often than its
+    timeout (an interval timer, a profiler, children exiting) would wait as
+    long as the daemon stalls.  After a signal, Python's ``poll()`` waits
+    only for what is left.
+    """
 
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        # Python's timeout mode, not kernel timeouts (SO_RCVTIMEO): a signal
-        # makes the kernel end a timed recv() early, and Python retries it
-        # with the whole kernel timeout again, so a process that gets a
-        # signal more often than its timeout (an interval timer, a profiler,
-        # children exiting) would wait as long as the daemon stalls.  In
-        # timeout mode Python waits with poll() and, after a signal, waits
-        # only for what is left.  It costs one poll() per send and recv.
+    __slots__ = ("sock", "pipe", "outgoing", "handed_off", "idle_until", "poller")
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
         self.sock = sock
         self.handed_off = False
-        # The socket's timeout now set, in seconds; -1 until the first arm().
-        self.armed = -1.0
-        self.slack = timeout / 20  # how far it may differ from what is left
         self.pipe: Pipeline[None] = Pipeline()
         self.outgoing = bytearray()  # queued query bytes not yet written
         self.idle_until = 0.0  # when an idle_timeout closes it; 0: not idle
-        self.poller = select.poll()  # for quiet(): is anything waiting?
+        self.poller = select.poll()  # is there anything to read?
         self.poller.register(sock, select.POLLIN)
 
-    def arm(self, deadline: _Deadline) -> None:
-        """Set the socket's timeout to what is left of the call, give or take
-        5 % of the client's timeout (so a fast call sets nothing)."""
-        left = deadline.remaining()
-        if abs(left - self.armed) > self.slack:
-            self.sock.settimeout(left)
-            self.armed = left
+    def wait_readable(self, deadline: _Deadline) -> None:
+        """Wait until the socket has bytes (or an error, or the end) to read."""
+        _wait(self.poller, deadline)
 
     def send(self, data: bytes | bytearray, deadline: _Deadline) -> int:
-        self.arm(deadline)
-        try:
-            n = self.sock.send(data)
-        except OSError as exc:
-            raise _io_error(exc, deadline) from exc
-        self.pipe.wrote(n)
-        return n
+        """Write what the socket takes now, waiting for room if it takes none."""
+        while True:
+            try:
+                n = self.sock.send(data)
+            except BlockingIOError:
+                writable = select.poll()
+                writable.register(self.sock, select.POLLOUT)
+                _wait(writable, deadline)
+                continue
+            except OSError as exc:
+                raise _io_error(exc) from exc
+            self.pipe.sent += n
+            return n
 
     def write(self, data: bytes, deadline: _Deadline) -> None:
         """Write ``data`` after anything still queued; what a timeout leaves
@@ -134,11 +161,13 @@ class _Connection:
 
     def read(self, deadline: _Deadline) -> list[tuple[None, RawResponse]]:
         """Wait for bytes and return the answers they complete (maybe none)."""
-        self.arm(deadline)
+        self.wait_readable(deadline)
         try:
             data = self.sock.recv(_RECV_SIZE)
+        except BlockingIOError:
+            return []  # woken for nothing: the caller waits again
         except OSError as exc:
-            raise _io_error(exc, deadline) from exc
+            raise _io_error(exc) from exc
         if not data:
             raise _Dead("p0f closed the connection")
         pipe = self.pipe
@@ -153,30 +182,33 @@ class _Connection:
         The same steps as :meth:`write` then :meth:`read`, in one frame:
         right after a wake-up, when the daemon has answered, every Python
         call costs several times what it costs warm."""
-        self.arm(deadline)  # first: should it time out, nothing is owed
         pipe = self.pipe
         pipe.queue(query, None)
         sock = self.sock
         try:
             sent = sock.send(query)
-        except (BlockingIOError, TimeoutError):
-            self.outgoing += query  # unsent but owed: the next call sends it
-            raise deadline.expired() from None
+        except BlockingIOError:
+            sent = 0
         except OSError as exc:
-            raise _io_error(exc, deadline) from exc
+            raise _io_error(exc) from exc
         pipe.sent += sent
         if sent != len(query):
             self.outgoing += query[sent:]
             self.flush(deadline)
+        _wait(self.poller, deadline)
+        got: list[tuple[None, RawResponse]] = []
         try:
             data = sock.recv(_RECV_SIZE)
+        except BlockingIOError:
+            pass  # woken for nothing: wait again below
         except OSError as exc:
-            raise _io_error(exc, deadline) from exc
-        if not data:
-            raise _Dead("p0f closed the connection")
-        got = pipe.receive(data)
-        if pipe.broken is not None:
-            raise ProtocolError(str(pipe.broken)) from pipe.broken
+            raise _io_error(exc) from exc
+        else:
+            if not data:
+                raise _Dead("p0f closed the connection")
+            got = pipe.receive(data)
+            if pipe.broken is not None:
+                raise ProtocolError(str(pipe.broken)) from pipe.broken
         while not got:  # a partial answer
             got = self.read(deadline)
         return got[0][1]
@@ -190,13 +222,14 @@ class _Connection:
         so they break the stream (:class:`ProtocolError`) instead."""
         if not self.poller.poll(0):
             return True
-        self.arm(deadline)
         try:
-            data = self.sock.recv(_RECV_SIZE)  # ready: returns at once
+            data = self.sock.recv(_RECV_SIZE)
+        except BlockingIOError:
+            return True  # woken for nothing
         except ConnectionResetError:
             return False
         except OSError as exc:
-            raise _io_error(exc, deadline) from exc
+            raise _io_error(exc) from exc
         if not data:
             return False
         pipe = self.pipe
@@ -210,10 +243,17 @@ class _Connection:
         while self.pipe.owed:
             self.read(deadline)
 
-    def run(self, queries: list[bytes], deadline: _Deadline, steady: bool) -> list[RawResponse]:
-        """Write the queries (at most two windows ahead) and read their answers."""
+    def run(
+        self,
+        queries: Sequence[bytes],
+        deadline: _Deadline,
+        steady: bool,
+        convert: Callable[[RawResponse], _T],
+    ) -> list[_T]:
+        """Write the queries (at most two windows ahead) and read their
+        answers, each converted as it comes: while p0f works on the next."""
         pipe = self.pipe
-        answers: list[RawResponse] = []
+        answers: list[_T] = []
         count = len(queries)
         queued = 0
         while len(answers) < count:
@@ -225,7 +265,7 @@ class _Connection:
                 self.write(b"".join(batch), deadline)
             got = self.read(deadline)
             if got:
-                answers.extend(raw for _, raw in got)
+                answers.extend([convert(raw) for _, raw in got])
                 if steady:
                     deadline.progress()
         return answers
@@ -242,12 +282,15 @@ class _Connection:
             if self.outgoing:
                 self.flush(deadline)
             while self.pipe.owed_bytes > 0:
-                sock.settimeout(deadline.remaining())
-                data = sock.recv(_RECV_SIZE)
+                self.wait_readable(deadline)
+                try:
+                    data = sock.recv(_RECV_SIZE)
+                except BlockingIOError:
+                    continue  # woken for nothing
                 if not data:
                     break
                 self.pipe.received += len(data)
-        except TimeoutError:  # the daemon's, or the socket's
+        except TimeoutError:  # the daemon's
             self.handed_off = True
             _drain.hand_off(sock, self.pipe.owed_bytes)
             return
@@ -321,8 +364,10 @@ class P0f(BaseClient):
         :class:`ProtocolError`, :class:`P0fConnectionError` or
         :class:`P0fTimeoutError`.
         """
-        (raw,) = self._exchange([encode_query(address)], steady=False)
-        return parse(raw, address)
+        (answer,) = self._exchange((encode_query(address),), False, _parsed_if_ok)
+        if isinstance(answer, P0fResponse):
+            return answer
+        return parse(answer, address)  # raises the status's error
 
     @overload
     def get_info(
@@ -338,7 +383,7 @@ class P0f(BaseClient):
         self, address: Address, return_raw_data: bool = False
     ) -> P0fResponse | RawResponse:
         """The 2014 client's call: :meth:`query`, or the unparsed answer."""
-        (raw,) = self._exchange([encode_query(address)], steady=False)
+        (raw,) = self._exchange((encode_query(address),), False, _as_is)
         return check_status(raw, address) if return_raw_data else parse(raw, address)
 
     def query_many(self, addresses: Iterable[Address]) -> list[P0fResponse | None]:
@@ -352,8 +397,11 @@ class P0f(BaseClient):
         queries = [encode_query(address) for address in addresses]
         if not queries:
             return []
-        raws = self._exchange(queries, steady=True)
-        return [parse_or_none(raw, a) for raw, a in zip(raws, addresses)]
+        answers = self._exchange(queries, True, _parsed_if_ok)
+        return [
+            answer if isinstance(answer, P0fResponse) else parse_or_none(answer, address)
+            for answer, address in zip(answers, addresses)
+        ]
 
     def close(self) -> None:
         """Close the connection once every answer it is owed has been read.
@@ -409,7 +457,7 @@ class P0f(BaseClient):
             try:
                 sock.settimeout(left)
                 sock.connect(path)
-                return _Connection(sock, self._timeout)
+                return _Connection(sock)
             except BlockingIOError:
                 # p0f's queue of connections waiting to be accepted is full
                 # (it is at its -S limit): wait, and try again in time.
@@ -428,21 +476,24 @@ class P0f(BaseClient):
                 sock.close()
                 raise
 
-    def _exchange(self, queries: list[bytes], *, steady: bool) -> list[RawResponse]:
+    def _exchange(
+        self, queries: Sequence[bytes], steady: bool, convert: Callable[[RawResponse], _T]
+    ) -> Sequence[_T]:
         deadline = _Deadline(self._timeout)
-        if not self._lock.acquire(timeout=self._timeout):
+        lock = self._lock
+        if not lock.acquire(False) and not lock.acquire(True, self._timeout):
             raise P0fTimeoutError(
                 f"the connection stayed busy with other threads for {self._timeout} s"
             )
         try:
-            return self._exchange_locked(queries, deadline, steady)
+            return self._exchange_locked(queries, deadline, steady, convert)
         finally:
             # Also after a call that failed (timed out, say) with the
             # connection kept: the slot must be given back all the same.
             conn = self._conn
             if conn is not None and self._idle_timeout is not None:
                 self._rest(conn, self._idle_timeout)
-            self._lock.release()
+            lock.release()
 
     def _rest(self, conn: _Connection, idle: float) -> None:
         """The call is over: let go of the connection now (``idle_timeout=0``)
@@ -477,8 +528,12 @@ class P0f(BaseClient):
             self._lock.release()
 
     def _exchange_locked(
-        self, queries: list[bytes], deadline: _Deadline, steady: bool
-    ) -> list[RawResponse]:
+        self,
+        queries: Sequence[bytes],
+        deadline: _Deadline,
+        steady: bool,
+        convert: Callable[[RawResponse], _T],
+    ) -> Sequence[_T]:
         while True:
             conn = self._conn
             if conn is not None and conn.idle_until:
@@ -504,8 +559,8 @@ class P0f(BaseClient):
                         continue
                     raise P0fConnectionLostError("p0f connection lost: p0f closed the connection")
                 if len(queries) == 1:
-                    return [conn.one(queries[0], deadline)]
-                return conn.run(queries, deadline, steady)
+                    return (convert(conn.one(queries[0], deadline)),)
+                return conn.run(queries, deadline, steady, convert)
             except _Dead as exc:
                 # The daemon went away (restarted, say): nothing more is owed,
                 # so closing harms nobody.  A reused connection may just be
