@@ -103,9 +103,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._on_closed = on_closed
         self._transport: asyncio.Transport | None = None
         self._idle = idle  # the client's idle_timeout
-        self._idle_timer: asyncio.TimerHandle | None = None
+        # While open, the idle_timeout's; while retiring, the grace period's.
+        self._timer: asyncio.TimerHandle | None = None
         self._why: _Failure = _gone_error  # what a late submit fails with
-        self._hand_off_timer: asyncio.TimerHandle | None = None
         self._handed_over = False  # hand_over() done: its loop is gone
         # Callers' deadlines in the order they asked; all share one timeout,
         # so they come in order too and one timer serves them all.
@@ -143,33 +143,31 @@ class _Connection(asyncio.BufferedProtocol):
         Only on a connection found :attr:`usable` in the same turn of the
         event loop (the callers' hot path: :meth:`_queue` written out, with
         no second check)."""
+        answer = self._put(query)
+        self._deadlines.append((deadline, answer))
+        if self._expiry is None:
+            self._expiry = self._loop.call_at(deadline, self._expire)
+        return answer
+
+    def _queue(self, query: bytes) -> _Answer:
+        if not self.usable:
+            answer: _Answer = self._loop.create_future()
+            answer.set_exception(self._why())
+            return answer
+        return self._put(query)
+
+    def _put(self, query: bytes) -> _Answer:
+        """Owe ``query`` an answer, and write it at the end of this turn."""
         loop = self._loop
         answer: _Answer = loop.create_future()
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        if self._timer is not None:  # the idle timer: no longer idle
+            self._timer.cancel()
+            self._timer = None
         self.pipe.queue(query, answer)
         outgoing = self._outgoing
         if not outgoing and self.state is _State.OPEN:
             loop.call_soon(self._flush)
         outgoing += query
-        self._deadlines.append((deadline, answer))
-        if self._expiry is None:
-            self._expiry = loop.call_at(deadline, self._expire)
-        return answer
-
-    def _queue(self, query: bytes) -> _Answer:
-        answer: _Answer = self._loop.create_future()
-        if not self.usable:
-            answer.set_exception(self._why())
-            return answer
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        self.pipe.queue(query, answer)
-        if not self._outgoing and self.state is _State.OPEN:
-            self._loop.call_soon(self._flush)
-        self._outgoing += query
         return answer
 
     def _expire(self) -> None:
@@ -201,7 +199,9 @@ class _Connection(asyncio.BufferedProtocol):
             return
         self.state = _State.RETIRING
         self._fail(failure)
-        self._hand_off_timer = self._loop.call_later(self._grace, self._hand_off)
+        if self._timer is not None:  # the idle timer
+            self._timer.cancel()
+        self._timer = self._loop.call_later(self._grace, self._hand_off)
         self._close_if_settled()
 
     # -- the event loop's side ------------------------------------------------
@@ -278,12 +278,12 @@ class _Connection(asyncio.BufferedProtocol):
             deadlines.popleft()
         if self.state is _State.RETIRING:
             self._close_if_settled()
-        elif self._idle is not None and self._idle_timer is None and pipe.idle:
-            self._idle_timer = self._loop.call_later(self._idle, self._close_idle)
+        elif self._idle is not None and self._timer is None and pipe.idle:
+            self._timer = self._loop.call_later(self._idle, self._close_idle)
 
     def _close_idle(self) -> None:
         """Idle for the client's idle_timeout: give the p0f slot back."""
-        self._idle_timer = None
+        self._timer = None
         if self.state is _State.OPEN and self.pipe.idle:
             self.retire(_gone_error)
 
@@ -322,19 +322,17 @@ class _Connection(asyncio.BufferedProtocol):
         if self.state is _State.OPEN:
             self.state = _State.RETIRING
             self._fail(lambda: P0fConnectionError("the event loop is shutting down"))
-        if self._hand_off_timer is not None:
-            self._hand_off_timer.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
         self._hand_off()
 
     def _hand_off(self) -> None:
         """The grace period is over: let a thread drain what is still owed."""
-        self._hand_off_timer = None
+        self._timer = None
         transport = self._transport
         if self.state is not _State.RETIRING or transport is None:
             return
-        # Queries still in the transport's buffer are dropped, never sent.
-        sent = self.pipe.sent - transport.get_write_buffer_size()
-        owed = owed_bytes(sent, self.pipe.received)
+        owed = self._owed_on_socket(transport)
         if owed <= 0:
             transport.abort()
             return
@@ -356,25 +354,28 @@ class _Connection(asyncio.BufferedProtocol):
         if transport is None or self.closed.done() or self._handed_over:
             return
         self._handed_over = True  # (its futures belong to the dead loop)
-        sent = self.pipe.sent - transport.get_write_buffer_size()
-        owed = owed_bytes(sent, self.pipe.received)
+        owed = self._owed_on_socket(transport)
         spare = _duplicate(transport) if owed > 0 else None
         if spare is not None:
             _drain.hand_off(spare, owed)
+
+    def _owed_on_socket(self, transport: asyncio.Transport) -> int:
+        """Answer bytes p0f will still write on the socket, once it is taken
+        from the transport: queries still in the transport's buffer are
+        dropped with it, never sent, so nothing is owed for them."""
+        sent = self.pipe.sent - transport.get_write_buffer_size()
+        return owed_bytes(sent, self.pipe.received)
 
     def _finish(self, failure: _Failure) -> None:
         if self.state is _State.CLOSED:
             return
         self.state = _State.CLOSED
-        if self._hand_off_timer is not None:
-            self._hand_off_timer.cancel()
-            self._hand_off_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
         self._deadlines.clear()
         try:
             self._fail(failure)
