@@ -74,6 +74,14 @@ class _State(enum.Enum):
     CLOSED = "closed"  # nothing more comes from it
 
 
+# The states as plain names: a member read through its enum class costs about
+# 50 ns on Python 3.11, and the state is checked on the path of every query.
+_CONNECTING: Final = _State.CONNECTING
+_OPEN: Final = _State.OPEN
+_RETIRING: Final = _State.RETIRING
+_CLOSED: Final = _State.CLOSED
+
+
 class _Connection(asyncio.BufferedProtocol):
     """One socket to the daemon, fed by the event loop.
 
@@ -91,7 +99,7 @@ class _Connection(asyncio.BufferedProtocol):
         on_closed: Callable[[_Connection], None],
         idle: float | None = None,
     ) -> None:
-        self.state = _State.CONNECTING
+        self.state = _CONNECTING
         self.pipe: Pipeline[_Answer] = Pipeline()
         #: The connection died without a byte since it last sat idle: it was
         #: probably dead before its callers used it (the daemon restarted).
@@ -123,10 +131,10 @@ class _Connection(asyncio.BufferedProtocol):
     @property
     def usable(self) -> bool:
         """Whether it takes queries: connecting, or open and not failing."""
-        if self.state is _State.OPEN:
+        if self.state is _OPEN:
             assert self._transport is not None
             return not self._transport.is_closing()
-        return self.state is _State.CONNECTING
+        return self.state is _CONNECTING
 
     # -- callers' side ------------------------------------------------------
 
@@ -165,7 +173,7 @@ class _Connection(asyncio.BufferedProtocol):
             self._timer = None
         self.pipe.queue(query, answer)
         outgoing = self._outgoing
-        if not outgoing and self.state is _State.OPEN:
+        if not outgoing and self.state is _OPEN:
             loop.call_soon(self._flush)
         outgoing += query
         return answer
@@ -190,14 +198,14 @@ class _Connection(asyncio.BufferedProtocol):
     def retire(self, failure: _Failure) -> None:
         """Take no more queries, fail every caller still waiting, close when
         nothing is owed; after the grace period hand the socket to a thread."""
-        if self.state is _State.CONNECTING:
-            self.state = _State.RETIRING
+        if self.state is _CONNECTING:
+            self.state = _RETIRING
             self._fail(failure)
             self._task.cancel()  # nothing was written: no answer is owed
             return
-        if self.state is not _State.OPEN:
+        if self.state is not _OPEN:
             return
-        self.state = _State.RETIRING
+        self.state = _RETIRING
         self._fail(failure)
         if self._timer is not None:  # the idle timer
             self._timer.cancel()
@@ -222,9 +230,9 @@ class _Connection(asyncio.BufferedProtocol):
             cause = exc  # Python unbinds ``exc`` when the except block ends
             self._finish(lambda: connect_failure(path, cause))
             return
-        if self.state is not _State.CONNECTING:
+        if self.state is not _CONNECTING:
             return  # lost, or spoke unasked, before this task resumed
-        self.state = _State.OPEN
+        self.state = _OPEN
         if self._outgoing:
             self._flush()
         try:
@@ -247,7 +255,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def data_received(self, data: bytes) -> None:
         pipe = self.pipe
-        if self.state is _State.CONNECTING:
+        if self.state is _CONNECTING:
             # Bytes before any query was written: no answer can be trusted.
             pipe.received += len(data)
             self._finish(lambda: ProtocolError("p0f sent bytes before it was asked"))
@@ -276,7 +284,7 @@ class _Connection(asyncio.BufferedProtocol):
         deadlines = self._deadlines
         while deadlines and deadlines[0][1].done():
             deadlines.popleft()
-        if self.state is _State.RETIRING:
+        if self.state is _RETIRING:
             self._close_if_settled()
         elif self._idle is not None and self._timer is None and pipe.idle:
             self._timer = self._loop.call_later(self._idle, self._close_idle)
@@ -284,13 +292,13 @@ class _Connection(asyncio.BufferedProtocol):
     def _close_idle(self) -> None:
         """Idle for the client's idle_timeout: give the p0f slot back."""
         self._timer = None
-        if self.state is _State.OPEN and self.pipe.idle:
+        if self.state is _OPEN and self.pipe.idle:
             self.retire(_gone_error)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.state is _State.CLOSED:
+        if self.state is _CLOSED:
             return
-        self.stale = self.state is _State.OPEN and self.pipe.may_retry
+        self.stale = self.state is _OPEN and self.pipe.may_retry
         reason = "p0f closed the connection" if exc is None else str(exc)
         self._finish(lambda: P0fConnectionLostError(f"p0f connection lost: {reason}"))
 
@@ -319,8 +327,8 @@ class _Connection(asyncio.BufferedProtocol):
             transport.close()
 
     def _abandon(self) -> None:
-        if self.state is _State.OPEN:
-            self.state = _State.RETIRING
+        if self.state is _OPEN:
+            self.state = _RETIRING
             self._fail(lambda: P0fConnectionError("the event loop is shutting down"))
         if self._timer is not None:
             self._timer.cancel()
@@ -330,7 +338,7 @@ class _Connection(asyncio.BufferedProtocol):
         """The grace period is over: let a thread drain what is still owed."""
         self._timer = None
         transport = self._transport
-        if self.state is not _State.RETIRING or transport is None:
+        if self.state is not _RETIRING or transport is None:
             return
         owed = self._owed_on_socket(transport)
         if owed <= 0:
@@ -367,9 +375,9 @@ class _Connection(asyncio.BufferedProtocol):
         return owed_bytes(sent, self.pipe.received)
 
     def _finish(self, failure: _Failure) -> None:
-        if self.state is _State.CLOSED:
+        if self.state is _CLOSED:
             return
-        self.state = _State.CLOSED
+        self.state = _CLOSED
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -640,7 +648,7 @@ class AsyncP0f(BaseClient):
     def _timed_out(self, exc: TimeoutError, conn: _Connection | None) -> P0fTimeoutError:
         if isinstance(exc, P0fTimeoutError):
             return exc
-        if conn is not None and conn.state is _State.CONNECTING:
+        if conn is not None and conn.state is _CONNECTING:
             return queue_full(self.socket_path, self.timeout)
         return unanswered(self.timeout, conn is not None and conn.pipe.received == 0)
 
