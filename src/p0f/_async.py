@@ -159,9 +159,9 @@ class _Connection(asyncio.BufferedProtocol):
         """Queue one encoded query whose caller gives up at ``deadline``
         (event-loop time): the future then fails with the timeout error.
 
-        Only on a connection found :attr:`usable` in the same turn of the
-        event loop (the callers' hot path: :meth:`_queue` written out, with
-        no second check)."""
+        Only on a connection its caller found :attr:`usable` in this same
+        turn of the event loop: unlike :meth:`_queue`, it does not check
+        again (this is the path of every query)."""
         answer = self._put(query)
         self._deadlines.append((deadline, answer))
         if self._expiry is None:
