@@ -576,6 +576,31 @@ def test_a_client_with_connections_refuses_another_loop(fake_p0f: FakeP0f) -> No
     run(first())
 
 
+def test_a_stopped_loop_with_connections_is_not_taken_for_the_running_one(
+    fake_p0f: FakeP0f,
+) -> None:
+    # On Python 3.11 a query finds its loop by asking whether the bound loop
+    # runs in this thread; a loop that ran here and stopped must not pass.
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = AsyncP0f(fake_p0f.socket_path)
+    first = asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(client.query("192.0.2.1")).total_conn == 1
+        with pytest.raises(RuntimeError, match="another event loop"):
+            run(client.query("192.0.2.1"))
+        assert len(fake_p0f.queries) == 1  # nothing was sent from the second loop
+        first.run_until_complete(client.aclose())
+    finally:
+        first.close()
+
+    async def again() -> int:  # free again after aclose()
+        async with client:
+            return (await client.query("192.0.2.1")).total_conn
+
+    assert run(again()) == 1
+    assert len(fake_p0f.queries) == 2
+
+
 # -- answers ----------------------------------------------------------------------------
 
 

@@ -150,26 +150,30 @@ class Pipeline(Generic[T]):
                 self.broken = exc
                 return []
             return [(owed.popleft(), raw)]
-        buffer += data
+        if buffer:
+            buffer += data
+            data = bytes(buffer)
+            buffer.clear()
         size = RESPONSE_SIZE
-        if len(buffer) > len(owed) * size:
+        if len(data) > len(owed) * size:
             # Out of step: which bytes belong to which answer is unknown, so
             # nothing in this read is trusted.
             self.broken = ProtocolError(
-                f"p0f sent {len(buffer)} bytes, more than the "
+                f"p0f sent {len(data)} bytes, more than the "
                 f"{len(owed)} answer(s) owed"
             )
-            buffer.clear()
             return []
+        # Answers are cut from ``data`` itself (one copy each, not two), and
+        # only an incomplete tail is kept in the buffer.
         done: list[tuple[T, RawResponse]] = []
-        count = len(buffer) // size
-        for offset in range(0, count * size, size):
+        whole = len(data) - len(data) % size
+        for offset in range(0, whole, size):
             try:
-                raw = decode_response(bytes(buffer[offset : offset + size]))
+                raw = decode_response(data[offset : offset + size])
             except ProtocolError as exc:
                 self.broken = exc
-                buffer.clear()
                 return done
             done.append((owed.popleft(), raw))
-        del buffer[: count * size]
+        if whole < len(data):
+            buffer += data[whole:]
         return done
