@@ -12,11 +12,9 @@ import asyncio
 import enum
 import os
 import socket
-import sys
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from threading import get_ident
 from types import TracebackType
 from typing import Final, Literal, TypeAlias, TypeVar, cast, overload
 
@@ -41,15 +39,6 @@ from ._models import P0fResponse, RawResponse
 from . import _drain
 
 _READ_SIZE: Final = 65536
-
-# On Python 3.11, asyncio.get_running_loop() makes a getpid() system call (to
-# notice a fork), a tenth of a microsecond on every query; 3.12 dropped it.
-# There a query first asks whether the loop the client is bound to runs in
-# this thread: a thread runs one loop at a time, so that loop is the caller's.
-# asyncio's loops set _thread_id only while they run; a loop without it (such
-# as uvloop's) takes the plain call, and so does a client after a fork (its
-# loop is forgotten then).
-_LOOP_BY_THREAD: Final = sys.version_info < (3, 12)
 
 DEFAULT_MAX_CONNECTIONS: Final = 1
 """Connections an :class:`AsyncP0f` opens at most unless told otherwise.
@@ -551,9 +540,7 @@ class AsyncP0f(BaseClient):
         # (with the checks it spared, 9.9 -> 9.2 us of CPU per query of
         # 1,000 concurrent ones, no I/O).
         query = encode_query(address)
-        loop = self._loop
-        if loop is None or not _LOOP_BY_THREAD or getattr(loop, "_thread_id", None) != get_ident():
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         conn = self._ready(loop)
         if conn is None:
@@ -718,9 +705,7 @@ class AsyncP0f(BaseClient):
         # The common case, a connection at hand: its timer enforces the
         # deadline, sparing a timeout scope (and a timer) per call.  (query()
         # has this written out; a fix here belongs there too.)
-        loop = self._loop
-        if loop is None or not _LOOP_BY_THREAD or getattr(loop, "_thread_id", None) != get_ident():
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         conn = self._ready(loop)
         if conn is None:
