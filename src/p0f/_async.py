@@ -26,7 +26,7 @@ from ._base import (
     queue_full,
     unanswered,
 )
-from ._codec import Address, check_status, encode_query, parse, parse_or_none
+from ._codec import Address, encode_query, parse, parse_or_none
 from ._connection import MANY_WINDOW, Pipeline, owed_bytes
 from ._errors import (
     P0fConnectionError,
