@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Final, Generic, TypeVar
 
-from ._codec import Address, decode_response, encode_query
+from ._codec import Address, encode_query
 from ._wire import QUERY_SIZE, RESPONSE_SIZE
 from ._errors import ProtocolError
-from ._models import RawResponse
+from ._models import RawResponse, decode_raw
 
 T = TypeVar("T")
 
@@ -145,7 +145,7 @@ class Pipeline(Generic[T]):
         if not buffer and len(data) == RESPONSE_SIZE and owed:
             # The common case, one whole answer: no buffering.
             try:
-                raw = decode_response(data)
+                raw = decode_raw(data)
             except ProtocolError as exc:
                 self.broken = exc
                 return []
@@ -169,7 +169,7 @@ class Pipeline(Generic[T]):
         whole = len(data) - len(data) % size
         for offset in range(0, whole, size):
             try:
-                raw = decode_response(data[offset : offset + size])
+                raw = decode_raw(data[offset : offset + size])
             except ProtocolError as exc:
                 self.broken = exc
                 return done
