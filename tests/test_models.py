@@ -308,3 +308,14 @@ def test_evolve_derives_a_matching_raw() -> None:
     assert changed.os_name == "Windows"
     assert changed.raw.os_name == "Windows"
     assert P0fResponse.from_raw(changed.raw) == changed
+
+
+def test_from_bytes_of_a_subclass_gives_the_subclass() -> None:
+    class Tagged(RawResponse):
+        pass
+
+    data = sample_response(os_name="Linux").to_bytes()
+    tagged = Tagged.from_bytes(data)
+    assert type(tagged) is Tagged and tagged.os_name == "Linux"
+    assert type(RawResponse.from_bytes(data)) is RawResponse
+    assert attrs.asdict(tagged) == attrs.asdict(RawResponse.from_bytes(data))

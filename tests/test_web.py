@@ -629,3 +629,46 @@ def test_per_loop_makes_one_object_per_loop() -> None:
         return per_loop.pop()
 
     assert asyncio.run(pop()) is None
+
+
+# -- the User-Agent check's memo ------------------------------------------------
+
+
+def test_the_checked_lookup_is_shared_only_where_the_lookup_is() -> None:
+    from p0f import DEFAULT_UA_OS
+    from p0f._web import _checked, _unavailable, with_user_agent
+
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    # A cached lookup, and "unavailable" while p0f is down, are one object
+    # for many requests: the check is made once for each User-Agent.
+    setup = Setup(settle=0)
+    setup.lookup.lookup(StubClient(with_http()), A)
+    cached = setup.lookup.lookup(StubClient(), A)
+    assert cached.cached
+    for shared in (cached, _unavailable(A)):
+        first = with_user_agent(shared, DEFAULT_UA_OS, agent)
+        assert first.user_agent is not None and first.user_agent.user_agent_os == "Linux"
+        assert with_user_agent(shared, DEFAULT_UA_OS, agent) is first
+        other = with_user_agent(shared, DEFAULT_UA_OS, "curl/8.0")
+        assert other is not first and other.user_agent != first.user_agent
+    # A fresh lookup ("no data" included) is its request's own: checking it
+    # keeps nothing, however many new visitors come.
+    held = len(_checked)
+    fresh = Setup(settle=0, negative=0)
+    for n in range(50):
+        found = fresh.lookup.lookup(StubClient(no_match()), ip(f"198.51.100.{n}"))
+        assert not found.cached and found.status is LookupStatus.NO_DATA
+        assert with_user_agent(found, DEFAULT_UA_OS, agent).user_agent is not None
+    assert len(_checked) == held
+
+
+def test_the_memos_are_bounded() -> None:
+    from p0f._web import _MEMO_SIZE, _unavailable, _unavailable_memo
+
+    first = _unavailable(ip("203.0.113.1"))
+    assert _unavailable(ip("203.0.113.1")) is not first  # another object: another entry
+    addresses = [ip(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}") for n in range(_MEMO_SIZE + 100)]
+    for address in addresses:
+        assert _unavailable(address).status is LookupStatus.UNAVAILABLE
+    assert len(_unavailable_memo) == _MEMO_SIZE
+    assert _unavailable(addresses[-1]) is _unavailable(addresses[-1])  # the newest kept

@@ -63,7 +63,9 @@ class RawResponse:
     @classmethod
     def from_bytes(cls, data: bytes) -> RawResponse:
         """Decode one 232-byte answer; raises :class:`~p0f.ProtocolError`."""
-        return decode_raw(data)
+        if cls is RawResponse:
+            return decode_raw(data)
+        return cls(*unpack_response(data))  # a subclass: its own __init__
 
     def to_bytes(self) -> bytes:
         """Encode this answer as the daemon would send it.

@@ -182,6 +182,7 @@ class _Connection:
         The same steps as :meth:`write` then :meth:`read`, in one frame:
         right after a wake-up, when the daemon has answered, every Python
         call costs several times what it costs warm."""
+        deadline.remaining()  # first: should it time out, nothing is owed
         pipe = self.pipe
         pipe.queue(query, None)
         sock = self.sock
@@ -280,7 +281,7 @@ class _Connection:
         sock = self.sock
         try:
             deadline = _Deadline(grace)
-            if self.outgoing:
+            if self.outgoing and grace > 0:  # with no time, nothing more owed
                 self.flush(deadline)
             while self.pipe.owed_bytes > 0:
                 self.wait_readable(deadline)

@@ -28,6 +28,7 @@ import os
 import stat
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
@@ -342,7 +343,10 @@ def with_user_agent(
     # shared by those requests, the rules are fixed, and a visitor sends
     # the same User-Agent each time: so the checked lookup is made once
     # per lookup and User-Agent (not kept for a long header: memory).
-    shared = found.cached or found.answer is None
+    # (A fresh lookup, "no data" included, is its request's own: never
+    # found again, so not kept.)
+    status = found.status
+    shared = found.cached or status is _UNAVAILABLE or status is _NO_ADDRESS_STATUS
     key = (id(found), id(rules), user_agent)
     if shared:
         held = _checked.get(key)
@@ -365,19 +369,33 @@ def with_user_agent(
 # and these are looked up on every request.  Each value holds the objects
 # whose ids make its key, so no id is reused while its entry is here.
 _MEMO_SIZE: Final = 4096
-_memo_lock: Final = threading.Lock()
 _MEMO_USER_AGENT: Final = 512
-_checked: Final[dict[tuple[int, int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]] = {}
-_unavailable_memo: Final[dict[int, tuple[IPAddress, P0fLookup]]] = {}
+_UNAVAILABLE: Final = LookupStatus.UNAVAILABLE
+_NO_ADDRESS_STATUS: Final = LookupStatus.NO_ADDRESS
+_checked: Final[
+    OrderedDict[tuple[int, int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]
+] = OrderedDict()
+_unavailable_memo: Final[OrderedDict[int, tuple[IPAddress, P0fLookup]]] = OrderedDict()
+_memo_lock = threading.Lock()
+
+
+def _new_memo_lock() -> None:
+    # A fork while another thread held the lock would leave it held for
+    # ever in the child.
+    global _memo_lock
+    _memo_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_memo_lock)
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-def _remember(memo: dict[K, V], key: K, value: V) -> None:
+def _remember(memo: OrderedDict[K, V], key: K, value: V) -> None:
     with _memo_lock:
         if len(memo) >= _MEMO_SIZE:
-            del memo[next(iter(memo))]  # the oldest: first in, first out
+            memo.popitem(last=False)  # the oldest: first in, first out
         memo[key] = value
 
 
