@@ -196,9 +196,7 @@ class _Connection:
         if sent != len(query):
             self.outgoing += query[sent:]
             self.flush(deadline)
-        left = deadline.remaining() * 1000
-        if left > _LONGEST_POLL or not self.poller.poll(left):
-            _wait(self.poller, deadline)  # a long wait, or the deadline's error
+        _wait(self.poller, deadline)
         got: list[tuple[None, RawResponse]] = []
         try:
             data = sock.recv(_RECV_SIZE)
@@ -218,12 +216,13 @@ class _Connection:
 
     def quiet(self) -> bool:
         """Check, before writing a query, that a connection owed nothing has
-        nothing to read, once ``poller`` has said it has: ``False`` if the
-        daemon hung up meanwhile.
+        nothing to read: ``False`` if the daemon hung up meanwhile.
 
         Bytes waiting now were never asked for (a faulty daemon, an answer
         sent twice); read as the next answer they would be another host's,
         so they break the stream (:class:`ProtocolError`) instead."""
+        if not self.poller.poll(0):
+            return True
         try:
             data = self.sock.recv(_RECV_SIZE)
         except BlockingIOError:
@@ -552,7 +551,7 @@ class P0f(BaseClient):
             try:
                 if conn.outgoing or conn.pipe.owed:
                     conn.settle(deadline)
-                if conn.poller.poll(0) and not conn.quiet():
+                if not conn.quiet():
                     # p0f hung up while the connection sat idle (restarted):
                     # nothing is owed, nothing was asked yet; a new one.
                     self._conn = None

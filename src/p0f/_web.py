@@ -711,7 +711,7 @@ class Lookup:
             answer = entry.answer
             if (
                 answer is None
-                or answer.http_name is not None  # has_http, inlined
+                or has_http(answer)
                 or entry.rechecked
                 or self.cache.timer() - entry.asked_at < self.http_recheck
             ):
