@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import select
 import selectors
 import shutil
 import signal
@@ -80,8 +81,9 @@ def _median_pair(
 
 
 @contextlib.contextmanager
-def real_daemon() -> Iterator[str]:
-    """Start p0f on lo, give it a host to know (127.0.0.1), yield its socket."""
+def real_daemon(cpus: set[int] | None = None) -> Iterator[str]:
+    """Start p0f on lo, give it a host to know (127.0.0.1), yield its socket;
+    ``cpus``: the CPUs p0f may run on (all, when ``None``)."""
     binary = shutil.which("p0f") or "/usr/sbin/p0f"
     tmp = tempfile.mkdtemp(prefix="p0f-bench-")
     path = os.path.join(tmp, "p0f.sock")
@@ -91,6 +93,8 @@ def real_daemon() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
+        if cpus is not None:
+            os.sched_setaffinity(proc.pid, cpus)
         deadline = time.monotonic() + 10
         while not os.path.exists(path):
             if time.monotonic() > deadline or proc.poll() is not None:
@@ -128,11 +132,31 @@ def fake_daemon() -> Iterator[str]:
         yield fake.socket_path
 
 
-def pick_daemon(force_fake: bool) -> tuple[str, contextlib.AbstractContextManager[str]]:
+def pick_daemon(
+    force_fake: bool, pin: str | None = None
+) -> tuple[str, contextlib.AbstractContextManager[str]]:
     binary = shutil.which("p0f") or "/usr/sbin/p0f"
     if not force_fake and os.geteuid() == 0 and os.access(binary, os.X_OK):
-        return "real p0f on lo", real_daemon()
+        if pin is None:
+            return "real p0f on lo", real_daemon()
+        mine, theirs = _pinned(pin)
+        where = "the same CPU as" if mine == theirs else "another CPU than"
+        return f"real p0f on lo, pinned to {where} this process", real_daemon(theirs)
+    if pin is not None:
+        raise SystemExit("--pin needs the real p0f (run as root, with p0f installed)")
     return "fake daemon (p0f.testing.FakeP0f)", fake_daemon()
+
+
+def _pinned(pin: str) -> tuple[set[int], set[int]]:
+    """Pin this process to one CPU; the CPUs for p0f: that one (``same``) or
+    another (``apart``).  Which one the scheduler picks otherwise changes
+    the round trip about fourfold (see benchmarks/README.md)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if pin == "apart" and len(cpus) < 2:
+        raise SystemExit("--pin apart needs two CPUs")
+    mine = {cpus[0]}
+    os.sched_setaffinity(0, mine)
+    return mine, (mine if pin == "same" else {cpus[1]})
 
 
 # -- bare baselines ----------------------------------------------------------------
@@ -279,6 +303,7 @@ def bench_sync(path: str, rounds: int, inner: int) -> list[Row]:
         rows.append(
             Row("P0f.query, one at a time", "bare socket loop", ours, base, "<= 1.15x", ours / base <= 1.15)
         )
+        rows += _wait_floor(path, sock, query, rounds, inner)
         batch = [HOST] * 1000
         queries = query * 1000
         ours, base = _median_pair(
@@ -300,6 +325,39 @@ def bench_sync(path: str, rounds: int, inner: int) -> list[Row]:
     return rows
 
 
+def _wait_floor(
+    path: str, sock: socket.socket, query: bytes, rounds: int, inner: int
+) -> list[Row]:
+    """What the client's guarantees cost with no client code at all: the
+    same bare loop, but waiting as a call with a timeout must (a
+    non-blocking socket, ``poll()`` then ``recv``; a blocking ``recv`` with
+    a kernel timeout restarts it after every signal), and then also
+    checking for unasked bytes before each write (a ``poll(0)``)."""
+    rows = []
+    with contextlib.closing(_bare_socket(path)) as waiting:
+        waiting.setblocking(False)
+        poller = select.poll()
+        poller.register(waiting, select.POLLIN)
+
+        def poll_recv() -> tuple[object, ...]:
+            waiting.send(query)
+            poller.poll(5000)
+            return RESPONSE_STRUCT.unpack(waiting.recv(RESPONSE_SIZE))
+
+        def checked_poll_recv() -> tuple[object, ...]:
+            if poller.poll(0):
+                raise RuntimeError("unasked bytes")
+            return poll_recv()
+
+        for what, fn in (
+            ("bare socket: send, poll() then recv", poll_recv),
+            ("bare socket: poll(0), send, poll() then recv", checked_poll_recv),
+        ):
+            ours, base = _median_pair(fn, lambda: bare_one(sock, query), inner, rounds)
+            rows.append(Row(what, "bare socket loop", ours, base, "(info)", True))
+    return rows
+
+
 def _hand_five(data: bytes) -> tuple[object, ...]:
     """The five fields a web view reads, parsed by hand from one answer."""
     values = RESPONSE_STRUCT.unpack(data)
@@ -312,6 +370,37 @@ def _hand_five(data: bytes) -> tuple[object, ...]:
         None if distance == -1 or distance == 255 else distance,
         dt.datetime.fromtimestamp(values[3], dt.timezone.utc),  # last_seen
         values[16].partition(b"\0")[0].decode("latin-1") or None,  # link_type
+    )
+
+
+def _records_floor(
+    path: str, query: bytes, bare_five: Callable[[], object], rounds: int, inner: int
+) -> Row:
+    """The five-field row with no client code: a bare non-blocking socket
+    that checks for unasked bytes and waits with ``poll()``, as the client
+    must, and the library's records (decoded whole, as the issue asks).
+    What ``P0f.query`` costs over this is its own bookkeeping."""
+    with contextlib.closing(_bare_socket(path)) as sock:
+        sock.setblocking(False)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+
+        def floor_five() -> tuple[object, ...]:
+            if poller.poll(0):
+                raise RuntimeError("unasked bytes")
+            sock.send(query)
+            poller.poll(5000)
+            a = P0fResponse.from_raw(decode_response(sock.recv(RESPONSE_SIZE)))
+            return a.os_name, a.os_flavor, a.distance, a.last_seen, a.link_type
+
+        ours, base = _median_pair(floor_five, bare_five, inner, rounds)
+    return Row(
+        "bare socket: poll(0), send, poll(), recv, P0fResponse, read five fields",
+        "bare socket loop + parse of those five by hand",
+        ours,
+        base,
+        "(info)",
+        True,
     )
 
 
@@ -342,6 +431,7 @@ def bench_client_reads(path: str, rounds: int, inner: int) -> list[Row]:
                 ours / base <= 1.2,
             )
         )
+        rows.append(_records_floor(path, query, bare_five, rounds, inner))
         batch = [HOST] * 1000
         queries = query * 1000
 
@@ -601,10 +691,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few rounds, for a smoke test")
     parser.add_argument("--fake", action="store_true", help="use the fake daemon even as root")
+    parser.add_argument(
+        "--pin",
+        choices=("same", "apart"),
+        help="pin p0f and this process to the same CPU, or to two different ones",
+    )
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else 9
     scale = 0.02 if args.quick else 1.0
-    daemon, context = pick_daemon(args.fake)
+    daemon, context = pick_daemon(args.fake, args.pin)
     rows = bench_decode(rounds, max(100, int(50_000 * scale)))
     rows += bench_user_agent(rounds, max(100, int(50_000 * scale)))
     rows += bench_log(rounds, max(2_000, int(100_000 * scale)))
