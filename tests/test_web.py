@@ -662,6 +662,23 @@ def test_the_checked_lookup_is_shared_only_where_the_lookup_is() -> None:
     assert len(_checked) == held
 
 
+def test_the_checked_lookup_is_each_set_of_rules_own() -> None:
+    from p0f import DEFAULT_UA_OS, UaOsRules
+    from p0f._web import _unavailable, with_user_agent
+
+    # Two middleware with their own ua_os rules share the "unavailable"
+    # lookups (made once per address): each gets the check by its rules,
+    # however the requests interleave.
+    mine = UaOsRules.parse("ua_os = Plan 9=[Firefox]")
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    shared = _unavailable(ip("203.0.113.77"))
+    for _ in range(2):
+        theirs = with_user_agent(shared, DEFAULT_UA_OS, agent).user_agent
+        ours = with_user_agent(shared, mine, agent).user_agent
+        assert theirs is not None and theirs.user_agent_os == "Linux"
+        assert ours is not None and ours.user_agent_os == "Plan 9"
+
+
 def test_the_memos_are_bounded() -> None:
     from p0f._web import _MEMO_SIZE, _unavailable, _unavailable_memo
 

@@ -337,28 +337,31 @@ def with_user_agent(
 ) -> P0fLookup:
     """``found`` with the request's User-Agent check; as is when ``rules``
     is ``None`` (the check is off) or lookups are switched off."""
-    if rules is None or found.status is LookupStatus.DISABLED:
+    if rules is None:
         return found
     # A lookup served from the cache or while p0f is down is one object
     # shared by those requests, the rules are fixed, and a visitor sends
     # the same User-Agent each time: so the checked lookup is made once
-    # per lookup and User-Agent (not kept for a long header: memory).
-    # (A fresh lookup, "no data" included, is its request's own: never
-    # found again, so not kept.)
+    # per lookup and User-Agent (not kept for a long header: memory), and
+    # looked for first, since that is what most requests find.  (A fresh
+    # lookup, "no data" included, is its request's own: never found
+    # again, so not kept.)  The rules are not in the key, only checked:
+    # a process has one set per ua_os file, and usually one file.
+    key = (id(found), user_agent)
+    held = _checked.get(key)
+    if held is not None and held[0] is found and held[1] is rules:
+        return held[2]
     status = found.status
-    shared = found.cached or status is _UNAVAILABLE or status is _NO_ADDRESS_STATUS
-    key = (id(found), id(rules), user_agent)
-    if shared:
-        held = _checked.get(key)
-        if held is not None and held[0] is found and held[1] is rules:
-            return held[2]
+    if status is LookupStatus.DISABLED:
+        return found
     checked = P0fLookup(
         answer=found.answer,
         address=found.address,
-        status=found.status,
+        status=status,
         cached=found.cached,
         user_agent=check_user_agent(user_agent, found.answer, rules=rules),
     )
+    shared = found.cached or status is _UNAVAILABLE or status is _NO_ADDRESS_STATUS
     if shared and (user_agent is None or len(user_agent) <= _MEMO_USER_AGENT):
         _remember(_checked, key, (found, rules, checked))
     return checked
@@ -373,7 +376,7 @@ _MEMO_USER_AGENT: Final = 512
 _UNAVAILABLE: Final = LookupStatus.UNAVAILABLE
 _NO_ADDRESS_STATUS: Final = LookupStatus.NO_ADDRESS
 _checked: Final[
-    OrderedDict[tuple[int, int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]
+    OrderedDict[tuple[int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]
 ] = OrderedDict()
 _unavailable_memo: Final[OrderedDict[int, tuple[IPAddress, P0fLookup]]] = OrderedDict()
 _memo_lock = threading.Lock()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
@@ -211,9 +211,10 @@ setting_changed.connect(_on_setting_changed, dispatch_uid="p0f.django.middleware
 def _annotate(request: HttpRequest, found: P0fLookup, runtime: _Runtime) -> None:
     # The User-Agent check is this request's own, even for a cached answer.
     found = with_user_agent(found, runtime.ua_rules, request.META.get("HTTP_USER_AGENT"))
-    tagged = cast(P0fHttpRequest, request)
-    tagged.p0f = found.answer
-    tagged.p0f_lookup = found
+    # setattr, not a cast to P0fHttpRequest: typing.cast is a function
+    # call at run time, on every request.
+    setattr(request, "p0f", found.answer)
+    setattr(request, "p0f_lookup", found)
 
 
 class P0fMiddleware:
