@@ -231,6 +231,97 @@ def test_cache_of_zero_seconds_keeps_nothing() -> None:
     assert len(cache) == 0
 
 
+def test_cache_keeps_no_data_only_the_negative_time() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 100, negative_seconds=1, timer=clock)
+    linux = answer()
+    cache.put(ip("192.0.2.1"), None)
+    cache.put(ip("192.0.2.2"), linux)
+    clock.now += 0.9
+    assert cache.get(ip("192.0.2.1")) is None  # held: "no data"
+    clock.now += 0.1
+    assert cache.get(ip("192.0.2.1")) is MISS
+    assert cache.get(ip("192.0.2.2")) is linux
+    assert len(cache) == 1
+    never = AnswerCache(30, 100, negative_seconds=0, timer=clock)
+    never.put(ip("192.0.2.1"), None)
+    assert never.get(ip("192.0.2.1")) is MISS
+
+
+def test_cache_entry_says_when_it_was_asked_and_until_when_it_serves() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 100, negative_seconds=2, timer=clock)
+    cache.put(ip("192.0.2.1"), answer(), rechecked=True)
+    cache.put(ip("192.0.2.2"), None)
+    held = cache.entry(ip("192.0.2.1"))
+    assert held is not None and held.rechecked
+    assert (held.asked_at, held.expires_at) == (1000.0, 1030.0)
+    assert held.found.cached and held.found.address == ip("192.0.2.1")
+    no_data = cache.entry(ip("192.0.2.2"))
+    assert no_data is not None and no_data.expires_at == 1002.0
+    assert no_data.found.status is LookupStatus.NO_DATA
+
+
+def test_cache_makes_way_for_the_least_recently_used() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 3, timer=clock)
+    first, second, third, fourth = (ip(f"192.0.2.{n}") for n in range(1, 5))
+    for address in (first, second, third):
+        cache.put(address, answer())
+    assert cache.get(first) is not MISS  # used: now the most recent
+    cache.put(fourth, answer())
+    assert cache.get(second) is MISS
+    assert all(cache.get(address) is not MISS for address in (first, third, fourth))
+    cache.put(third, answer("Windows"))  # replacing an address evicts nothing
+    assert len(cache) == 3
+    held = cache.get(third)
+    assert held is not MISS and held is not None and held.os_name == "Windows"
+
+
+def test_cache_readers_beside_writers_get_the_address_they_ask_about() -> None:
+    # Reads take no lock: while other threads put, replace and evict, a
+    # read gives the entry of the address asked about, or nothing.
+    cache = AnswerCache(30, 20)
+    addresses = [ip(f"198.51.100.{n}") for n in range(60)]
+    answers = {address: answer(str(address)) for address in addresses}
+    errors: list[BaseException] = []
+    served = [0]
+    stop = threading.Event()
+
+    def write(offset: int) -> None:
+        try:
+            while not stop.is_set():
+                for address in addresses[offset::3]:
+                    cache.put(address, answers[address])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(300):
+                for address in addresses:
+                    entry = cache.entry(address)
+                    if entry is not None:
+                        assert entry.answer is answers[address]
+                        assert entry.found.address == address
+                        served[0] += 1
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in writers + readers:
+        thread.start()
+    for thread in readers:
+        thread.join()
+    stop.set()
+    for thread in writers:
+        thread.join()
+    assert errors == []
+    assert served[0] > 0
+    assert len(cache) <= 20
+
+
 def test_cache_is_safe_to_share_between_threads() -> None:
     cache = AnswerCache(30, 50)
     errors: list[BaseException] = []

@@ -33,7 +33,6 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
 import attrs
-from cachetools import TLRUCache
 
 from ._base import validate_idle_timeout, validate_timeout
 from ._codec import Address, normalize_address
@@ -439,6 +438,8 @@ class CacheEntry:
 
     answer: P0fResponse | None
     asked_at: float
+    expires_at: float
+    """When the cache stops serving it (by the cache's timer)."""
     found: P0fLookup = attrs.field(eq=False, repr=False)
     rechecked: bool = False
 
@@ -453,11 +454,27 @@ MISS: Final = _Miss.MISS
 
 class AnswerCache:
     """Answers kept ``seconds`` per address, "no data" (``None``) only
-    ``negative_seconds``; safe to share between threads.
+    ``negative_seconds``; at most ``maxsize`` addresses, the least recently
+    used making way; safe to share between threads.
 
     ``seconds=0`` keeps nothing; ``negative_seconds`` is never longer than
     ``seconds``.
     """
+
+    # Not cachetools' TLRUCache, which this was until the cache was read on
+    # every request: there a miss (every request while p0f is down) raised
+    # and caught a KeyError, and a hit hashed the address (Python code in
+    # ipaddress) four times and ran cachetools' timer context, all under
+    # our lock, since its caches are not thread-safe.  Here a request's
+    # read is one dict lookup and no lock when nothing is held, and a hit
+    # takes the lock only to mark the entry used: 170 ns for a miss
+    # (cachetools 570, 370 with a lock-free `in`), 530 ns for a hit
+    # (cachetools 1.2 us), warm; benchmarks/README.md has the rows.
+    #
+    # Reads use dict.get without the lock: one dict operation, which
+    # CPython keeps consistent while another thread changes the dict (and
+    # an entry is never changed, only replaced).  Every change is made
+    # under the lock.
 
     def __init__(
         self,
@@ -469,32 +486,26 @@ class AnswerCache:
     ) -> None:
         self.seconds: Final = seconds
         self.negative_seconds: Final = min(negative_seconds, seconds)
+        self.maxsize: Final = maxsize
         self.timer: Final = timer
-        self._lock = threading.Lock()  # the cachetools caches are not thread-safe
-        self._cache: TLRUCache[IPAddress, CacheEntry, float] | None = (
-            TLRUCache(maxsize=maxsize, ttu=self._expiry, timer=timer) if seconds > 0 else None
-        )
-
-    def _expiry(self, address: IPAddress, entry: CacheEntry, now: float) -> float:
-        return now + (self.seconds if entry.answer is not None else self.negative_seconds)
+        self._lock = threading.Lock()
+        # Least recently used first.
+        self._entries: Final[OrderedDict[IPAddress, CacheEntry]] = OrderedDict()
 
     def entry(self, address: IPAddress) -> CacheEntry | None:
         """What is held for ``address``, with when it was asked."""
-        cache = self._cache
-        # Asked on every request, and for an address not held (every request
-        # while p0f is down) without the lock: TLRUCache's `in` only reads
-        # (one dict lookup, then its timer, which returns a writer's time of
-        # a moment ago if one is busy), and reorders nothing, so it is safe
-        # beside writers holding the lock; a race is the answer of a moment
-        # earlier.  This takes a miss from 570 to 370 ns.  A hit reorders
-        # (least recently used) and so is read under the lock.
-        if cache is None or address not in cache:
+        entry = self._entries.get(address)
+        if entry is None:
+            return None
+        if self.timer() >= entry.expires_at:
+            with self._lock:
+                if self._entries.get(address) is entry:
+                    del self._entries[address]
             return None
         with self._lock:
-            try:
-                return cache[address]
-            except KeyError:  # expired or evicted since
-                return None
+            if self._entries.get(address) is entry:  # not replaced or dropped since
+                self._entries.move_to_end(address)
+        return entry
 
     def get(self, address: IPAddress) -> Answer | _Miss:
         """The answer held for ``address``, or :data:`MISS`."""
@@ -503,23 +514,31 @@ class AnswerCache:
 
     def put(self, address: IPAddress, answer: Answer, *, rechecked: bool = False) -> None:
         """Hold ``answer`` for ``address`` from now on."""
-        if self._cache is not None and (answer is not None or self.negative_seconds > 0):
-            with self._lock:
-                found = _result(address, answer, cached=True)
-                self._cache[address] = CacheEntry(answer, self.timer(), found, rechecked)
+        keep = self.seconds if answer is not None else self.negative_seconds
+        if keep <= 0:
+            return
+        found = _result(address, answer, cached=True)
+        with self._lock:
+            now = self.timer()
+            entries = self._entries
+            entries.pop(address, None)
+            while len(entries) >= self.maxsize:
+                entries.popitem(last=False)
+            entries[address] = CacheEntry(answer, now, now + keep, found, rechecked)
 
     def clear(self) -> None:
         """Forget every answer."""
-        if self._cache is not None:
-            with self._lock:
-                self._cache.clear()
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
-        if self._cache is None:
-            return 0
+        """How many addresses are held and not expired (those are dropped)."""
         with self._lock:
-            self._cache.expire()
-            return len(self._cache)
+            now = self.timer()
+            entries = self._entries
+            for address in [key for key, entry in entries.items() if now >= entry.expires_at]:
+                del entries[address]
+            return len(entries)
 
 
 # -- the back-off -------------------------------------------------------------
