@@ -468,7 +468,7 @@ class AnswerCache:
     # our lock, since its caches are not thread-safe.  Here a request's
     # read is one dict lookup and no lock when nothing is held, and a hit
     # takes the lock only to mark the entry used: 170 ns for a miss
-    # (cachetools 570, 370 with a lock-free `in`), 530 ns for a hit
+    # (cachetools 570, 370 with a lock-free `in`), 600 ns for a hit
     # (cachetools 1.2 us), warm; benchmarks/README.md has the rows.
     #
     # Reads use dict.get without the lock: one dict operation, which
