@@ -27,6 +27,7 @@ from p0f import (
 from p0f._web import (
     MISS,
     AnswerCache,
+    IPAddress,
     Backoff,
     Lookup,
     LookupStatus,
@@ -43,6 +44,7 @@ from p0f._web import (
     describe_failure,
     parse_trusted_proxies,
     settle_schedule,
+    with_user_agent,
 )
 from p0f.testing import sample_response
 
@@ -558,6 +560,74 @@ def test_a_failed_recheck_keeps_the_answer_held(caplog: pytest.LogCaptureFixture
         found = setup.lookup.lookup(client, A)
     assert found.answer is bare and found.cached
     assert setup.lookup.backoff.is_open()
+
+
+class NeverAsked:
+    """A client for a lookup that :meth:`Lookup.known` said needs no asking."""
+
+    def query(self, address: Address) -> P0fResponse:
+        raise AssertionError(f"asked about {address} although known() answered")
+
+
+LONG_AGENT = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 600  # too long to memoise
+
+
+@pytest.mark.parametrize("agent", [None, "curl/8.0", "Mozilla/5.0 (Windows NT 10.0)", LONG_AGENT])
+@pytest.mark.parametrize("checked", [True, False])
+def test_the_fast_path_gives_what_the_full_path_gives(agent: str | None, checked: bool) -> None:
+    from p0f import DEFAULT_UA_OS
+
+    rules = DEFAULT_UA_OS if checked else None
+    setup = Setup(settle=0)
+    lookup, clock = setup.lookup, setup.clock
+
+    def both(address: IPAddress | None) -> P0fLookup | None:
+        # known()'s answer, and the full path's for the same request, which
+        # must not ask p0f then; None when p0f is to be asked.
+        fast = lookup.known(address, rules, agent)
+        if fast is not None:
+            full = with_user_agent(lookup.lookup(NeverAsked(), address), rules, agent)
+            assert full == fast
+            if agent is not LONG_AGENT:  # then made once and shared
+                assert full is fast
+        return fast
+
+    assert both(None) is not None  # no address: never asked
+    client = StubClient(refused("/x"), answer(), refused("/x"), answer(), with_http(), answer())
+    # p0f down: the first request asks and fails; the next ones are answered
+    # "unavailable" without asking, until the pause is over.
+    assert both(A) is None
+    assert lookup.lookup(client, A).status is LookupStatus.UNAVAILABLE
+    down = both(A)
+    assert down is not None and down.status is LookupStatus.UNAVAILABLE
+    clock.now += 1
+    # The probe is due: known() leaves it to the full path, and takes no
+    # turn from it (the full path still gets to ask).
+    assert both(A) is None and both(A) is None
+    bare = lookup.lookup(client, A)
+    assert client.asked == [A, A] and bare.answer is not None and not bare.cached
+    # A cached answer without HTTP fields: served until the recheck is due.
+    served = both(A)
+    assert served is not None and served.cached and served.answer is bare.answer
+    clock.now += lookup.http_recheck + 0.001
+    assert both(A) is None
+    # The recheck fails: p0f is down again, the answer held is served (by
+    # the full path, which knows the recheck is owed, without asking).
+    assert lookup.lookup(client, A).answer is bare.answer
+    assert both(A) is None
+    held = lookup.lookup(NeverAsked(), A)
+    assert held.answer is bare.answer and held.cached
+    clock.now += 2  # the pause (now 2 s) is over: the probe is the full path's
+    assert both(A) is None
+    assert lookup.lookup(client, A).status is LookupStatus.ANSWERED
+    assert both(A) is not None
+    clock.now += 31  # expired: asked afresh
+    assert both(A) is None
+    assert lookup.lookup(client, A).answer is not None and len(client.asked) == 5
+    complete = both(A)  # an answer with HTTP fields: served for its 30 s
+    assert complete is not None and complete.answer is not None
+    assert complete.answer.http_name is not None
+    assert both(B) is None  # another address, p0f up: asked
 
 
 def test_lookup_of_no_address_asks_nothing() -> None:
