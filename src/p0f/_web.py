@@ -777,9 +777,10 @@ class Lookup:
     def _without_asking(self, address: IPAddress) -> P0fLookup | CacheEntry | None:
         # What a request gets when p0f need not (or must not) be asked: a
         # cached answer, or "unavailable" while lookups pause.  Otherwise
-        # the entry to fall back on (or None), for _plan.  This runs on
-        # every request, so it builds nothing: the cache entry holds its
-        # lookup, and "unavailable" ones are made once per address.
+        # the entry to fall back on (or None), for _plan.  It builds
+        # nothing: the cache entry holds its lookup, and "unavailable" ones
+        # are made once per address.  (The middleware ask known() first,
+        # which answers the common cases of this without the calls.)
         entry = self.cache.entry(address)
         if entry is not None and self._serves(entry):
             return entry.found
