@@ -63,7 +63,6 @@ MINIMUMS = (
     "attrs==23.1.0",
     "cattrs==23.2.1",
     "django==4.2",
-    "cachetools==5.3.0",
 )
 
 
@@ -106,7 +105,7 @@ def _show_versions(session: nox.Session) -> None:
     code = (
         "import sys; from importlib.metadata import version as v; "
         "print('proving: Python', sys.version.split()[0], *(f'| {d} {v(d)}' "
-        "for d in ('django', 'attrs', 'cattrs', 'cachetools')))"
+        "for d in ('django', 'attrs', 'cattrs')))"
     )
     session.run("python", "-c", code)
 
@@ -143,7 +142,7 @@ def tests(session: nox.Session, django: str) -> None:
 
 @nox.session(python="3.11", tags=["ci"])
 def minimums(session: nox.Session) -> None:
-    """The test suite with the oldest attrs, cattrs, Django and cachetools
+    """The test suite with the oldest attrs, cattrs and Django
     that pyproject.toml accepts, on the oldest Python it accepts."""
     # Not session.create_tmp(): it points TMPDIR into .nox/, and the tests'
     # Unix socket paths under it outgrow AF_UNIX's 108 bytes.

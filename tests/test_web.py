@@ -27,6 +27,7 @@ from p0f import (
 from p0f._web import (
     MISS,
     AnswerCache,
+    IPAddress,
     Backoff,
     Lookup,
     LookupStatus,
@@ -43,6 +44,7 @@ from p0f._web import (
     describe_failure,
     parse_trusted_proxies,
     settle_schedule,
+    with_user_agent,
 )
 from p0f.testing import sample_response
 
@@ -229,6 +231,97 @@ def test_cache_of_zero_seconds_keeps_nothing() -> None:
     cache.put(ip("192.0.2.1"), answer())
     assert cache.get(ip("192.0.2.1")) is MISS
     assert len(cache) == 0
+
+
+def test_cache_keeps_no_data_only_the_negative_time() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 100, negative_seconds=1, timer=clock)
+    linux = answer()
+    cache.put(ip("192.0.2.1"), None)
+    cache.put(ip("192.0.2.2"), linux)
+    clock.now += 0.9
+    assert cache.get(ip("192.0.2.1")) is None  # held: "no data"
+    clock.now += 0.1
+    assert cache.get(ip("192.0.2.1")) is MISS
+    assert cache.get(ip("192.0.2.2")) is linux
+    assert len(cache) == 1
+    never = AnswerCache(30, 100, negative_seconds=0, timer=clock)
+    never.put(ip("192.0.2.1"), None)
+    assert never.get(ip("192.0.2.1")) is MISS
+
+
+def test_cache_entry_says_when_it_was_asked_and_until_when_it_serves() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 100, negative_seconds=2, timer=clock)
+    cache.put(ip("192.0.2.1"), answer(), rechecked=True)
+    cache.put(ip("192.0.2.2"), None)
+    held = cache.entry(ip("192.0.2.1"))
+    assert held is not None and held.rechecked
+    assert (held.asked_at, held.expires_at) == (1000.0, 1030.0)
+    assert held.found.cached and held.found.address == ip("192.0.2.1")
+    no_data = cache.entry(ip("192.0.2.2"))
+    assert no_data is not None and no_data.expires_at == 1002.0
+    assert no_data.found.status is LookupStatus.NO_DATA
+
+
+def test_cache_makes_way_for_the_least_recently_used() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 3, timer=clock)
+    first, second, third, fourth = (ip(f"192.0.2.{n}") for n in range(1, 5))
+    for address in (first, second, third):
+        cache.put(address, answer())
+    assert cache.get(first) is not MISS  # used: now the most recent
+    cache.put(fourth, answer())
+    assert cache.get(second) is MISS
+    assert all(cache.get(address) is not MISS for address in (first, third, fourth))
+    cache.put(third, answer("Windows"))  # replacing an address evicts nothing
+    assert len(cache) == 3
+    held = cache.get(third)
+    assert held is not MISS and held is not None and held.os_name == "Windows"
+
+
+def test_cache_readers_beside_writers_get_the_address_they_ask_about() -> None:
+    # Reads take no lock: while other threads put, replace and evict, a
+    # read gives the entry of the address asked about, or nothing.
+    cache = AnswerCache(30, 20)
+    addresses = [ip(f"198.51.100.{n}") for n in range(60)]
+    answers = {address: answer(str(address)) for address in addresses}
+    errors: list[BaseException] = []
+    served = [0]
+    stop = threading.Event()
+
+    def write(offset: int) -> None:
+        try:
+            while not stop.is_set():
+                for address in addresses[offset::3]:
+                    cache.put(address, answers[address])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(300):
+                for address in addresses:
+                    entry = cache.entry(address)
+                    if entry is not None:
+                        assert entry.answer is answers[address]
+                        assert entry.found.address == address
+                        served[0] += 1
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(3)]
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in writers + readers:
+        thread.start()
+    for thread in readers:
+        thread.join()
+    stop.set()
+    for thread in writers:
+        thread.join()
+    assert errors == []
+    assert served[0] > 0
+    assert len(cache) <= 20
 
 
 def test_cache_is_safe_to_share_between_threads() -> None:
@@ -469,6 +562,74 @@ def test_a_failed_recheck_keeps_the_answer_held(caplog: pytest.LogCaptureFixture
     assert setup.lookup.backoff.is_open()
 
 
+class NeverAsked:
+    """A client for a lookup that :meth:`Lookup.known` said needs no asking."""
+
+    def query(self, address: Address) -> P0fResponse:
+        raise AssertionError(f"asked about {address} although known() answered")
+
+
+LONG_AGENT = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 600  # too long to memoise
+
+
+@pytest.mark.parametrize("agent", [None, "curl/8.0", "Mozilla/5.0 (Windows NT 10.0)", LONG_AGENT])
+@pytest.mark.parametrize("checked", [True, False])
+def test_the_fast_path_gives_what_the_full_path_gives(agent: str | None, checked: bool) -> None:
+    from p0f import DEFAULT_UA_OS
+
+    rules = DEFAULT_UA_OS if checked else None
+    setup = Setup(settle=0)
+    lookup, clock = setup.lookup, setup.clock
+
+    def both(address: IPAddress | None) -> P0fLookup | None:
+        # known()'s answer, and the full path's for the same request, which
+        # must not ask p0f then; None when p0f is to be asked.
+        fast = lookup.known(address, rules, agent)
+        if fast is not None:
+            full = with_user_agent(lookup.lookup(NeverAsked(), address), rules, agent)
+            assert full == fast
+            if agent is not LONG_AGENT:  # then made once and shared
+                assert full is fast
+        return fast
+
+    assert both(None) is not None  # no address: never asked
+    client = StubClient(refused("/x"), answer(), refused("/x"), answer(), with_http(), answer())
+    # p0f down: the first request asks and fails; the next ones are answered
+    # "unavailable" without asking, until the pause is over.
+    assert both(A) is None
+    assert lookup.lookup(client, A).status is LookupStatus.UNAVAILABLE
+    down = both(A)
+    assert down is not None and down.status is LookupStatus.UNAVAILABLE
+    clock.now += 1
+    # The probe is due: known() leaves it to the full path, and takes no
+    # turn from it (the full path still gets to ask).
+    assert both(A) is None and both(A) is None
+    bare = lookup.lookup(client, A)
+    assert client.asked == [A, A] and bare.answer is not None and not bare.cached
+    # A cached answer without HTTP fields: served until the recheck is due.
+    served = both(A)
+    assert served is not None and served.cached and served.answer is bare.answer
+    clock.now += lookup.http_recheck + 0.001
+    assert both(A) is None
+    # The recheck fails: p0f is down again, the answer held is served (by
+    # the full path, which knows the recheck is owed, without asking).
+    assert lookup.lookup(client, A).answer is bare.answer
+    assert both(A) is None
+    held = lookup.lookup(NeverAsked(), A)
+    assert held.answer is bare.answer and held.cached
+    clock.now += 2  # the pause (now 2 s) is over: the probe is the full path's
+    assert both(A) is None
+    assert lookup.lookup(client, A).status is LookupStatus.ANSWERED
+    assert both(A) is not None
+    clock.now += 31  # expired: asked afresh
+    assert both(A) is None
+    assert lookup.lookup(client, A).answer is not None and len(client.asked) == 5
+    complete = both(A)  # an answer with HTTP fields: served for its 30 s
+    assert complete is not None and complete.answer is not None
+    assert complete.answer.http_name is not None
+    assert both(B) is None  # another address, p0f up: asked
+
+
 def test_lookup_of_no_address_asks_nothing() -> None:
     client = StubClient()
     found = Lookup().lookup(client, None)
@@ -660,6 +821,23 @@ def test_the_checked_lookup_is_shared_only_where_the_lookup_is() -> None:
         assert not found.cached and found.status is LookupStatus.NO_DATA
         assert with_user_agent(found, DEFAULT_UA_OS, agent).user_agent is not None
     assert len(_checked) == held
+
+
+def test_the_checked_lookup_is_each_set_of_rules_own() -> None:
+    from p0f import DEFAULT_UA_OS, UaOsRules
+    from p0f._web import _unavailable, with_user_agent
+
+    # Two middleware with their own ua_os rules share the "unavailable"
+    # lookups (made once per address): each gets the check by its rules,
+    # however the requests interleave.
+    mine = UaOsRules.parse("ua_os = Plan 9=[Firefox]")
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    shared = _unavailable(ip("203.0.113.77"))
+    for _ in range(2):
+        theirs = with_user_agent(shared, DEFAULT_UA_OS, agent).user_agent
+        ours = with_user_agent(shared, mine, agent).user_agent
+        assert theirs is not None and theirs.user_agent_os == "Linux"
+        assert ours is not None and ours.user_agent_os == "Plan 9"
 
 
 def test_the_memos_are_bounded() -> None:

@@ -33,7 +33,6 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
 import attrs
-from cachetools import TLRUCache
 
 from ._base import validate_idle_timeout, validate_timeout
 from ._codec import Address, normalize_address
@@ -337,28 +336,31 @@ def with_user_agent(
 ) -> P0fLookup:
     """``found`` with the request's User-Agent check; as is when ``rules``
     is ``None`` (the check is off) or lookups are switched off."""
-    if rules is None or found.status is LookupStatus.DISABLED:
+    if rules is None:
         return found
     # A lookup served from the cache or while p0f is down is one object
     # shared by those requests, the rules are fixed, and a visitor sends
     # the same User-Agent each time: so the checked lookup is made once
-    # per lookup and User-Agent (not kept for a long header: memory).
-    # (A fresh lookup, "no data" included, is its request's own: never
-    # found again, so not kept.)
+    # per lookup and User-Agent (not kept for a long header: memory), and
+    # looked for first, since that is what most requests find.  (A fresh
+    # lookup, "no data" included, is its request's own: never found
+    # again, so not kept.)  The rules are not in the key, only checked:
+    # a process has one set per ua_os file, and usually one file.
+    key = (id(found), user_agent)
+    held = _checked.get(key)
+    if held is not None and held[0] is found and held[1] is rules:
+        return held[2]
     status = found.status
-    shared = found.cached or status is _UNAVAILABLE or status is _NO_ADDRESS_STATUS
-    key = (id(found), id(rules), user_agent)
-    if shared:
-        held = _checked.get(key)
-        if held is not None and held[0] is found and held[1] is rules:
-            return held[2]
+    if status is LookupStatus.DISABLED:
+        return found
     checked = P0fLookup(
         answer=found.answer,
         address=found.address,
-        status=found.status,
+        status=status,
         cached=found.cached,
         user_agent=check_user_agent(user_agent, found.answer, rules=rules),
     )
+    shared = found.cached or status is _UNAVAILABLE or status is _NO_ADDRESS_STATUS
     if shared and (user_agent is None or len(user_agent) <= _MEMO_USER_AGENT):
         _remember(_checked, key, (found, rules, checked))
     return checked
@@ -373,7 +375,7 @@ _MEMO_USER_AGENT: Final = 512
 _UNAVAILABLE: Final = LookupStatus.UNAVAILABLE
 _NO_ADDRESS_STATUS: Final = LookupStatus.NO_ADDRESS
 _checked: Final[
-    OrderedDict[tuple[int, int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]
+    OrderedDict[tuple[int, str | None], tuple[P0fLookup, UaOsRules, P0fLookup]]
 ] = OrderedDict()
 _unavailable_memo: Final[OrderedDict[int, tuple[IPAddress, P0fLookup]]] = OrderedDict()
 _memo_lock = threading.Lock()
@@ -436,6 +438,8 @@ class CacheEntry:
 
     answer: P0fResponse | None
     asked_at: float
+    expires_at: float
+    """When the cache stops serving it (by the cache's timer)."""
     found: P0fLookup = attrs.field(eq=False, repr=False)
     rechecked: bool = False
 
@@ -450,11 +454,27 @@ MISS: Final = _Miss.MISS
 
 class AnswerCache:
     """Answers kept ``seconds`` per address, "no data" (``None``) only
-    ``negative_seconds``; safe to share between threads.
+    ``negative_seconds``; at most ``maxsize`` addresses, the least recently
+    used making way; safe to share between threads.
 
     ``seconds=0`` keeps nothing; ``negative_seconds`` is never longer than
     ``seconds``.
     """
+
+    # Not cachetools' TLRUCache, which this was until the cache was read on
+    # every request: there a miss (every request while p0f is down) raised
+    # and caught a KeyError, and a hit hashed the address (Python code in
+    # ipaddress) four times and ran cachetools' timer context, all under
+    # our lock, since its caches are not thread-safe.  Here a request's
+    # read is one dict lookup and no lock when nothing is held, and a hit
+    # takes the lock only to mark the entry used: 170 ns for a miss
+    # (cachetools 570, 370 with a lock-free `in`), 600 ns for a hit
+    # (cachetools 1.2 us), warm; benchmarks/README.md has the rows.
+    #
+    # Reads use dict.get without the lock: one dict operation, which
+    # CPython keeps consistent while another thread changes the dict (and
+    # an entry is never changed, only replaced).  Every change is made
+    # under the lock.
 
     def __init__(
         self,
@@ -466,30 +486,31 @@ class AnswerCache:
     ) -> None:
         self.seconds: Final = seconds
         self.negative_seconds: Final = min(negative_seconds, seconds)
+        self.maxsize: Final = maxsize
         self.timer: Final = timer
-        self._lock = threading.Lock()  # the cachetools caches are not thread-safe
-        self._cache: TLRUCache[IPAddress, CacheEntry, float] | None = (
-            TLRUCache(maxsize=maxsize, ttu=self._expiry, timer=timer) if seconds > 0 else None
-        )
-
-    def _expiry(self, address: IPAddress, entry: CacheEntry, now: float) -> float:
-        return now + (self.seconds if entry.answer is not None else self.negative_seconds)
+        self._lock = threading.Lock()
+        # Least recently used first.
+        self._entries: Final[OrderedDict[IPAddress, CacheEntry]] = OrderedDict()
 
     def entry(self, address: IPAddress) -> CacheEntry | None:
         """What is held for ``address``, with when it was asked."""
-        cache = self._cache
-        if cache is None:
+        entry = self._entries.get(address)
+        return None if entry is None else self._used(address, entry)
+
+    def _used(self, address: IPAddress, entry: CacheEntry) -> CacheEntry | None:
+        # ``entry``, just read for ``address``, if it has not expired; it
+        # becomes the most recently used.
+        if self.timer() >= entry.expires_at:
+            with self._lock:
+                if self._entries.get(address) is entry:  # not replaced since
+                    del self._entries[address]
             return None
         with self._lock:
-            # Not cache.get(): asked on every request, and for an address
-            # not held (every request while p0f is down) `in` alone costs
-            # half as much; for one held, `in` then [] a quarter less.
-            if address not in cache:
-                return None
             try:
-                return cache[address]
-            except KeyError:  # expired between the two
-                return None
+                self._entries.move_to_end(address)
+            except KeyError:  # evicted since
+                pass
+        return entry
 
     def get(self, address: IPAddress) -> Answer | _Miss:
         """The answer held for ``address``, or :data:`MISS`."""
@@ -498,23 +519,31 @@ class AnswerCache:
 
     def put(self, address: IPAddress, answer: Answer, *, rechecked: bool = False) -> None:
         """Hold ``answer`` for ``address`` from now on."""
-        if self._cache is not None and (answer is not None or self.negative_seconds > 0):
-            with self._lock:
-                found = _result(address, answer, cached=True)
-                self._cache[address] = CacheEntry(answer, self.timer(), found, rechecked)
+        keep = self.seconds if answer is not None else self.negative_seconds
+        if keep <= 0:
+            return
+        found = _result(address, answer, cached=True)
+        with self._lock:
+            now = self.timer()
+            entries = self._entries
+            entries.pop(address, None)
+            while len(entries) >= self.maxsize:
+                entries.popitem(last=False)
+            entries[address] = CacheEntry(answer, now, now + keep, found, rechecked)
 
     def clear(self) -> None:
         """Forget every answer."""
-        if self._cache is not None:
-            with self._lock:
-                self._cache.clear()
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
-        if self._cache is None:
-            return 0
+        """How many addresses are held and not expired (those are dropped)."""
         with self._lock:
-            self._cache.expire()
-            return len(self._cache)
+            now = self.timer()
+            entries = self._entries
+            for address in [key for key, entry in entries.items() if now >= entry.expires_at]:
+                del entries[address]
+            return len(entries)
 
 
 # -- the back-off -------------------------------------------------------------
@@ -700,26 +729,76 @@ class Lookup:
         self._log = log
         self._sleep = sleep
 
+    def known(
+        self, address: IPAddress | None, rules: UaOsRules | None, user_agent: str | None
+    ) -> P0fLookup | None:
+        """What a request from ``address`` gets in the usual cases, checked
+        against its ``user_agent`` by ``rules`` as :func:`with_user_agent`
+        does: a cached answer, "unavailable" while lookups pause, or no
+        address.  ``None`` otherwise (p0f may have to be asked): then
+        :meth:`lookup` (or :meth:`alookup`) and :func:`with_user_agent`
+        give it.
+
+        The middleware's fast path, run first on every request.  It never
+        asks p0f, nor changes the back-off.
+        """
+        # What most requests get (a cached answer; "unavailable" while p0f
+        # is down; no address), made without the calls the full path makes:
+        # measured in the Django middleware's row, each Python call on this
+        # path costs about 0.3 % of a trivial view's time, and the full
+        # path makes seven.  So the cache, the back-off and the memos are
+        # read here directly, for the common states only; anything else is
+        # left to the full path (the HTTP recheck, an expired entry, the
+        # back-off's probe, a first request).  tests/test_web.py checks
+        # that the two give the same lookups.
+        if address is None:
+            found = _NO_ADDRESS
+        elif (entry := self.cache._entries.get(address)) is not None:
+            if self.cache._used(address, entry) is None or not self._serves(entry):
+                return None
+            found = entry.found
+        else:
+            # Backoff.allow's lock-free answer while paused, without the call.
+            backoff = self.backoff
+            retry_at = backoff._retry_at
+            if retry_at is None or backoff._timer() >= retry_at:
+                return None
+            unavailable = _unavailable_memo.get(id(address))
+            if unavailable is None or unavailable[0] is not address:
+                return None
+            found = unavailable[1]
+        if rules is None:
+            return found
+        checked = _checked.get((id(found), user_agent))
+        if checked is not None and checked[0] is found and checked[1] is rules:
+            return checked[2]
+        return with_user_agent(found, rules, user_agent)
+
     def _without_asking(self, address: IPAddress) -> P0fLookup | CacheEntry | None:
         # What a request gets when p0f need not (or must not) be asked: a
         # cached answer, or "unavailable" while lookups pause.  Otherwise
-        # the entry to fall back on (or None), for _plan.  This runs on
-        # every request, so it builds nothing: the cache entry holds its
-        # lookup, and "unavailable" ones are made once per address.
+        # the entry to fall back on (or None), for _plan.  It builds
+        # nothing: the cache entry holds its lookup, and "unavailable" ones
+        # are made once per address.  (The middleware ask known() first,
+        # which answers the common cases of this without the calls.)
         entry = self.cache.entry(address)
-        if entry is not None:
-            answer = entry.answer
-            if (
-                answer is None
-                or has_http(answer)
-                or entry.rechecked
-                or self.cache.timer() - entry.asked_at < self.http_recheck
-            ):
-                return entry.found
+        if entry is not None and self._serves(entry):
+            return entry.found
         if not self.backoff.allow():
             # p0f is down: the answer held, if any, will do.
             return _unavailable(address) if entry is None else entry.found
         return entry
+
+    def _serves(self, entry: CacheEntry) -> bool:
+        # Whether a cached answer does as it is: not when it has no HTTP
+        # fields yet and is old enough for p0f to have them (asked once).
+        answer = entry.answer
+        return (
+            answer is None
+            or has_http(answer)
+            or entry.rechecked
+            or self.cache.timer() - entry.asked_at < self.http_recheck
+        )
 
     def _plan(
         self, address: IPAddress, entry: CacheEntry | None

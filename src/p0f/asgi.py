@@ -172,8 +172,11 @@ class P0fMiddleware(MiddlewareSettings):
         kind = scope["type"]
         if kind in _LOOKED_UP:
             address = client_address(_peer(scope), _forwarded_for(scope), self.trusted_proxies)
-            found = await self.lookup.alookup(self._clients.get(), address)
-            found = with_user_agent(found, self.ua_rules, _user_agent(scope))
+            user_agent = _user_agent(scope)
+            found = self.lookup.known(address, self.ua_rules, user_agent)
+            if found is None:
+                asked = await self.lookup.alookup(self._clients.get(), address)
+                found = with_user_agent(asked, self.ua_rules, user_agent)
             scope = dict(scope)  # a middleware copies the scope it changes
             state = scope.get("state")
             if state is None:

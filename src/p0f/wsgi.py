@@ -137,8 +137,11 @@ class P0fMiddleware(MiddlewareSettings):
             environ.get("HTTP_X_FORWARDED_FOR"),
             self.trusted_proxies,
         )
-        found = self.lookup.lookup(self.client, address)
-        found = with_user_agent(found, self.ua_rules, environ.get("HTTP_USER_AGENT"))
+        user_agent = environ.get("HTTP_USER_AGENT")
+        found = self.lookup.known(address, self.ua_rules, user_agent)
+        if found is None:
+            asked = self.lookup.lookup(self.client, address)
+            found = with_user_agent(asked, self.ua_rules, user_agent)
         environ[ENVIRON_KEY] = found.answer
         environ[LOOKUP_KEY] = found
         return self.app(environ, start_response)

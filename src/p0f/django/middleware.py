@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
@@ -208,12 +208,11 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_on_setting_changed, dispatch_uid="p0f.django.middleware")
 
 
-def _annotate(request: HttpRequest, found: P0fLookup, runtime: _Runtime) -> None:
-    # The User-Agent check is this request's own, even for a cached answer.
-    found = with_user_agent(found, runtime.ua_rules, request.META.get("HTTP_USER_AGENT"))
-    tagged = cast(P0fHttpRequest, request)
-    tagged.p0f = found.answer
-    tagged.p0f_lookup = found
+def _annotate(request: HttpRequest, found: P0fLookup) -> None:
+    # setattr, not a cast to P0fHttpRequest: typing.cast is a function
+    # call at run time, on every request.
+    setattr(request, "p0f", found.answer)
+    setattr(request, "p0f_lookup", found)
 
 
 class P0fMiddleware:
@@ -241,24 +240,37 @@ class P0fMiddleware:
     ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:
             return self.__acall__(request)
-        runtime = _get_runtime()
+        runtime = _runtime or _get_runtime()  # no call once made
         if runtime.enabled:
-            found = runtime.lookup.lookup(runtime.client, runtime.address(request))
+            # The User-Agent check is this request's own, even for a cached answer.
+            user_agent = request.META.get("HTTP_USER_AGENT")
+            address = runtime.address(request)
+            lookup = runtime.lookup
+            found = lookup.known(address, runtime.ua_rules, user_agent)
+            if found is None:
+                found = with_user_agent(
+                    lookup.lookup(runtime.client, address), runtime.ua_rules, user_agent
+                )
         else:
             found = not_looked_up()
-        _annotate(request, found, runtime)
-        response = self.get_response(request)
-        assert isinstance(response, HttpResponseBase)
-        return response
+        _annotate(request, found)
+        # A sync middleware's get_response is sync, and __call__ returns
+        # what it returns: no isinstance check needed to type it.
+        return self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        runtime = _get_runtime()
+        runtime = _runtime or _get_runtime()
         found = not_looked_up()
         if runtime.enabled:
-            found = await runtime.lookup.alookup(
-                runtime.async_clients.get(), runtime.address(request)
-            )
-        _annotate(request, found, runtime)
+            user_agent = request.META.get("HTTP_USER_AGENT")
+            address = runtime.address(request)
+            lookup = runtime.lookup
+            known = lookup.known(address, runtime.ua_rules, user_agent)
+            if known is None:
+                asked = await lookup.alookup(runtime.async_clients.get(), address)
+                known = with_user_agent(asked, runtime.ua_rules, user_agent)
+            found = known
+        _annotate(request, found)
         result = self.get_response(request)
         assert not isinstance(result, HttpResponseBase)
         return await result
