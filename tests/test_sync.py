@@ -30,6 +30,7 @@ from p0f import (
     RawResponse,
     encode_query,
 )
+from p0f import _sync
 from p0f._base import MAX_TIMEOUT
 from p0f._drain import pending as pending_drainers
 from p0f.testing import FakeP0f, Fault, sample_response
@@ -553,6 +554,41 @@ def test_a_timeout_longer_than_poll_can_wait_still_works(
         assert client.query("192.0.2.2").raw == two
         answers = client.query_many(["192.0.2.2", "192.0.2.1"])
         assert [a.raw if a else None for a in answers] == [two, one]
+
+
+def test_a_call_past_its_time_before_it_sends_sends_nothing(
+    fake_p0f: FakeP0f, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The thread stalls between the call's start and its write (another
+    # thread holds the GIL when poll() returns, the process is descheduled):
+    # by the write the call's time is up.  It times out without sending, so
+    # that it leaves nothing owed, as a call on a connection owed answers
+    # does; a query written after the deadline is never waited for.
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=0.5)
+    assert client.query("192.0.2.1").total_conn == 1  # connection open, clean
+
+    class Stalled:
+        # Each look at the clock finds a second gone by.
+        def __init__(self) -> None:
+            self.offset = 0.0
+
+        def monotonic(self) -> float:
+            self.offset += 1.0
+            return time.monotonic() + self.offset
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    monkeypatch.setattr(_sync, "time", Stalled())
+    for ask in (client.query, client.get_info):
+        with pytest.raises(P0fTimeoutError):
+            ask("192.0.2.1")
+    monkeypatch.undo()
+    assert len(fake_p0f.queries) == 1
+    assert client._conn is not None and client._conn.pipe.owed == 0
+    assert client.query("192.0.2.1").total_conn == 1
+    client.close()
 
 
 def test_a_late_reconnect_is_still_bounded_by_the_timeout(fake_p0f: FakeP0f) -> None:

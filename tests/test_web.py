@@ -280,6 +280,26 @@ def test_cache_makes_way_for_the_least_recently_used() -> None:
     assert held is not MISS and held is not None and held.os_name == "Windows"
 
 
+def test_a_full_cache_drops_what_expired_before_what_is_still_good() -> None:
+    # "No data" is kept 1 s, answers 30 s: a full cache makes way with the
+    # expired entries first (as a time-aware LRU cache does), not with an
+    # answer that still serves because it was used longer ago.
+    clock = Clock()
+    cache = AnswerCache(30, 3, negative_seconds=1, timer=clock)
+    first, second, gone, new = (ip(f"192.0.2.{n}") for n in range(1, 5))
+    cache.put(first, answer())
+    cache.put(second, answer())
+    cache.put(gone, None)  # the most recently used, and soon expired
+    clock.now += 2
+    cache.put(new, answer())
+    assert all(cache.get(address) is not MISS for address in (first, second, new))
+    assert cache.get(gone) is MISS
+    assert len(cache) == 3
+    # With nothing expired, the least recently used makes way, as before.
+    cache.put(gone, answer())
+    assert cache.get(first) is MISS and len(cache) == 3
+
+
 def test_cache_readers_beside_writers_get_the_address_they_ask_about() -> None:
     # Reads take no lock: while other threads put, replace and evict, a
     # read gives the entry of the address asked about, or nothing.

@@ -501,7 +501,11 @@ class P0f(BaseClient):
             ):
                 return self._exchange_locked((query,), deadline, False, _as_is)[0]
             try:
-                # The deadline was set a moment ago and nothing waited since.
+                # Checked although the deadline was set a moment ago: poll(0)
+                # gives the GIL up, and a thread may get it back late.  A
+                # query written past the deadline is never waited for, and
+                # leaves its answer owed.
+                deadline.remaining()
                 return conn.one(query, deadline)
             except BaseException as exc:
                 self._fault(conn, exc, deadline)  # raises, or returns to retry

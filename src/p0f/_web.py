@@ -24,6 +24,7 @@ import errno
 import functools
 import ipaddress
 import logging
+import math
 import os
 import stat
 import threading
@@ -452,10 +453,16 @@ MISS: Final = _Miss.MISS
 """What :meth:`AnswerCache.get` returns for an address it does not hold."""
 
 
+# How often, at most, a full AnswerCache looks for expired entries (by its
+# timer, in seconds).
+_SWEEP_EVERY: Final = 1.0
+
+
 class AnswerCache:
     """Answers kept ``seconds`` per address, "no data" (``None``) only
-    ``negative_seconds``; at most ``maxsize`` addresses, the least recently
-    used making way; safe to share between threads.
+    ``negative_seconds``; at most ``maxsize`` addresses, those expired
+    making way first, then the least recently used; safe to share between
+    threads.
 
     ``seconds=0`` keeps nothing; ``negative_seconds`` is never longer than
     ``seconds``.
@@ -491,6 +498,7 @@ class AnswerCache:
         self._lock = threading.Lock()
         # Least recently used first.
         self._entries: Final[OrderedDict[IPAddress, CacheEntry]] = OrderedDict()
+        self._swept_at = -math.inf  # when a full cache last dropped what expired
 
     def entry(self, address: IPAddress) -> CacheEntry | None:
         """What is held for ``address``, with when it was asked."""
@@ -527,9 +535,22 @@ class AnswerCache:
             now = self.timer()
             entries = self._entries
             entries.pop(address, None)
+            if len(entries) >= self.maxsize and now - self._swept_at >= _SWEEP_EVERY:
+                # Full: what expired makes way first, not an answer that
+                # still serves ("no data" expires sooner than answers, so
+                # it need not be the least recently used).  A look at
+                # every entry, so at most once a second.
+                self._swept_at = now
+                self._drop_expired(now)
             while len(entries) >= self.maxsize:
                 entries.popitem(last=False)
             entries[address] = CacheEntry(answer, now, now + keep, found, rechecked)
+
+    def _drop_expired(self, now: float) -> None:
+        # Under the lock.
+        entries = self._entries
+        for address in [key for key, entry in entries.items() if now >= entry.expires_at]:
+            del entries[address]
 
     def clear(self) -> None:
         """Forget every answer."""
@@ -539,11 +560,8 @@ class AnswerCache:
     def __len__(self) -> int:
         """How many addresses are held and not expired (those are dropped)."""
         with self._lock:
-            now = self.timer()
-            entries = self._entries
-            for address in [key for key, entry in entries.items() if now >= entry.expires_at]:
-                del entries[address]
-            return len(entries)
+            self._drop_expired(self.timer())
+            return len(self._entries)
 
 
 # -- the back-off -------------------------------------------------------------
