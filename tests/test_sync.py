@@ -22,6 +22,7 @@ from p0f import (
     NoMatchError,
     P0f,
     P0fConnectionError,
+    P0fConnectionLostError,
     P0fError,
     P0fException,
     P0fResponse,
@@ -588,6 +589,49 @@ def test_a_call_past_its_time_before_it_sends_sends_nothing(
     assert len(fake_p0f.queries) == 1
     assert client._conn is not None and client._conn.pipe.owed == 0
     assert client.query("192.0.2.1").total_conn == 1
+    client.close()
+
+
+def test_a_connection_p0f_dropped_before_its_first_query_is_reported_once(
+    fake_p0f: FakeP0f, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call connects, then runs out of time before it writes (the clock
+    # jumps once the connection is made): the connection is kept, with
+    # nothing asked and nothing owed.  p0f then drops it.  The next call
+    # finds the hang-up before writing; the connection never answered, so
+    # that is an error, said once, not wrapped as "failed: ... lost: ...".
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=0.5)
+
+    class JumpsAfterConnect:
+        def __init__(self) -> None:
+            self.jumped = False
+
+        def monotonic(self) -> float:
+            return time.monotonic() + (10.0 if self.jumped else 0.0)
+
+        def sleep(self, seconds: float) -> None:
+            time.sleep(seconds)
+
+    clock = JumpsAfterConnect()
+    connect = P0f._connect
+
+    def connect_then_jump(self: P0f, deadline: _sync._Deadline) -> _sync._Connection:
+        made = connect(self, deadline)
+        clock.jumped = True
+        return made
+
+    monkeypatch.setattr(_sync, "time", clock)
+    monkeypatch.setattr(P0f, "_connect", connect_then_jump)
+    with pytest.raises(P0fTimeoutError):
+        client.query("192.0.2.1")
+    monkeypatch.undo()
+    assert fake_p0f.queries == [] and client._conn is not None
+    fake_p0f.restart()
+    with pytest.raises(P0fConnectionLostError) as raised:
+        client.query("192.0.2.1")
+    assert str(raised.value) == "p0f connection lost: p0f closed the connection"
+    assert client.query("192.0.2.1").total_conn == 1  # a new connection
     client.close()
 
 

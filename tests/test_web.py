@@ -300,6 +300,25 @@ def test_a_full_cache_drops_what_expired_before_what_is_still_good() -> None:
     assert cache.get(first) is MISS and len(cache) == 3
 
 
+def test_what_the_cache_keeps_for_expiry_stays_within_one_keeping_time() -> None:
+    # Each put queues its entry for expiry; entries replaced or expired
+    # leave the queues once their time is up, so the memory held stays
+    # what was put within one keeping time, however long the cache runs.
+    clock = Clock()
+    cache = AnswerCache(10, 100, negative_seconds=1, timer=clock)
+    hosts = [ip(f"192.0.2.{n}") for n in range(1, 6)]
+    for _ in range(1_000):
+        for host in hosts:
+            cache.put(host, answer())
+            cache.put(host, None)  # replaces it, queued in the other kind
+        clock.now += 0.5
+    answers, no_data = cache._queues
+    assert len(answers) <= 5 * 21 and len(no_data) <= 5 * 3
+    assert len(cache) == 5  # the "no data" of the last round, not yet expired
+    clock.now += 1
+    assert len(cache) == 0
+
+
 def test_cache_readers_beside_writers_get_the_address_they_ask_about() -> None:
     # Reads take no lock: while other threads put, replace and evict, a
     # read gives the entry of the address asked about, or nothing.

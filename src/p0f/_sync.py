@@ -23,7 +23,12 @@ from ._base import (
 )
 from ._codec import Address, check_status, encode_query, parse, parse_or_none
 from ._connection import MANY_WINDOW, Pipeline
-from ._errors import P0fConnectionLostError, P0fTimeoutError, ProtocolError
+from ._errors import (
+    P0fConnectionError,
+    P0fConnectionLostError,
+    P0fTimeoutError,
+    ProtocolError,
+)
 from ._enums import Status
 from ._models import P0fResponse, RawResponse, _from_raw
 
@@ -626,6 +631,8 @@ class P0f(BaseClient):
             raise exc
         if isinstance(exc, TimeoutError):
             raise unanswered(self._timeout, fresh=conn.pipe.received == 0) from None
+        if isinstance(exc, P0fConnectionError):
+            raise exc  # this module's own, already saying what happened
         if isinstance(exc, OSError):
             self._conn = None
             conn.retire(deadline.left())

@@ -24,12 +24,11 @@ import errno
 import functools
 import ipaddress
 import logging
-import math
 import os
 import stat
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Final, Generic, Protocol, TypeAlias, TypeVar
 
@@ -453,9 +452,7 @@ MISS: Final = _Miss.MISS
 """What :meth:`AnswerCache.get` returns for an address it does not hold."""
 
 
-# How often, at most, a full AnswerCache looks for expired entries (by its
-# timer, in seconds).
-_SWEEP_EVERY: Final = 1.0
+_Expiring: TypeAlias = "deque[tuple[IPAddress, CacheEntry]]"
 
 
 class AnswerCache:
@@ -482,6 +479,14 @@ class AnswerCache:
     # CPython keeps consistent while another thread changes the dict (and
     # an entry is never changed, only replaced).  Every change is made
     # under the lock.
+    #
+    # What has expired goes first, before any entry that still serves (a
+    # "no data" entry, kept a second, need not be the least recently used
+    # when it expires).  Each kind of entry is kept a fixed time, so each
+    # expires in the order it was put: a queue per kind, oldest first,
+    # finds them without a look at every entry.  Each put drops what has
+    # expired from the queues' fronts, so a queue holds at most what was
+    # put within one keeping time.
 
     def __init__(
         self,
@@ -498,7 +503,8 @@ class AnswerCache:
         self._lock = threading.Lock()
         # Least recently used first.
         self._entries: Final[OrderedDict[IPAddress, CacheEntry]] = OrderedDict()
-        self._swept_at = -math.inf  # when a full cache last dropped what expired
+        # In the order they were put: answers, then "no data" entries.
+        self._queues: Final[tuple[_Expiring, _Expiring]] = (deque(), deque())
 
     def entry(self, address: IPAddress) -> CacheEntry | None:
         """What is held for ``address``, with when it was asked."""
@@ -535,27 +541,29 @@ class AnswerCache:
             now = self.timer()
             entries = self._entries
             entries.pop(address, None)
-            if len(entries) >= self.maxsize and now - self._swept_at >= _SWEEP_EVERY:
-                # Full: what expired makes way first, not an answer that
-                # still serves ("no data" expires sooner than answers, so
-                # it need not be the least recently used).  A look at
-                # every entry, so at most once a second.
-                self._swept_at = now
-                self._drop_expired(now)
+            self._drop_expired(now)
             while len(entries) >= self.maxsize:
-                entries.popitem(last=False)
-            entries[address] = CacheEntry(answer, now, now + keep, found, rechecked)
+                entries.popitem(last=False)  # the least recently used
+            entry = CacheEntry(answer, now, now + keep, found, rechecked)
+            entries[address] = entry
+            self._queues[answer is None].append((address, entry))
 
     def _drop_expired(self, now: float) -> None:
-        # Under the lock.
+        # Under the lock.  A queued entry since replaced, evicted or found
+        # expired is no longer in the dictionary: only the queue forgets it.
         entries = self._entries
-        for address in [key for key, entry in entries.items() if now >= entry.expires_at]:
-            del entries[address]
+        for queue in self._queues:
+            while queue and now >= queue[0][1].expires_at:
+                address, entry = queue.popleft()
+                if entries.get(address) is entry:
+                    del entries[address]
 
     def clear(self) -> None:
         """Forget every answer."""
         with self._lock:
             self._entries.clear()
+            for queue in self._queues:
+                queue.clear()
 
     def __len__(self) -> int:
         """How many addresses are held and not expired (those are dropped)."""
