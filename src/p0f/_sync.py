@@ -185,9 +185,12 @@ class _Connection:
 
         The same steps as :meth:`write` then :meth:`read`, in one frame:
         right after a wake-up, when the daemon has answered, every Python
-        call costs several times what it costs warm.  The caller has made
-        sure that the deadline has not passed, so that a call that times
-        out leaves nothing owed."""
+        call costs several times what it costs warm."""
+        # First, even on a deadline set a moment ago (the time may have gone
+        # on the lock, on settling, or to a thread that got the GIL back
+        # late after the check before writing): if the call's time is up,
+        # it times out with nothing owed.
+        deadline.remaining()
         pipe = self.pipe
         pipe.queue(query, None)
         sock = self.sock
@@ -506,11 +509,6 @@ class P0f(BaseClient):
             ):
                 return self._exchange_locked((query,), deadline, False, _as_is)[0]
             try:
-                # Checked although the deadline was set a moment ago: poll(0)
-                # gives the GIL up, and a thread may get it back late.  A
-                # query written past the deadline is never waited for, and
-                # leaves its answer owed.
-                deadline.remaining()
                 return conn.one(query, deadline)
             except BaseException as exc:
                 self._fault(conn, exc, deadline)  # raises, or returns to retry
@@ -604,7 +602,6 @@ class P0f(BaseClient):
                         continue
                     raise P0fConnectionLostError("p0f connection lost: p0f closed the connection")
                 if len(queries) == 1:
-                    deadline.remaining()  # should it time out, nothing is owed
                     return (convert(conn.one(queries[0], deadline)),)
                 return conn.run(queries, deadline, steady, convert)
             except BaseException as exc:
