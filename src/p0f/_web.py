@@ -793,12 +793,7 @@ class Lookup:
             if unavailable is None or unavailable[0] is not address:
                 return None
             found = unavailable[1]
-        if rules is None:
-            return found
-        checked = _checked.get((id(found), user_agent))
-        if checked is not None and checked[0] is found and checked[1] is rules:
-            return checked[2]
-        return with_user_agent(found, rules, user_agent)
+        return with_user_agent(found, rules, user_agent)  # its memo, first
 
     def _without_asking(self, address: IPAddress) -> P0fLookup | CacheEntry | None:
         # What a request gets when p0f need not (or must not) be asked: a
