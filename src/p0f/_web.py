@@ -779,8 +779,8 @@ class Lookup:
         # that the two give the same lookups.
         if address is None:
             found = _NO_ADDRESS
-        elif (entry := self.cache._entries.get(address)) is not None:
-            if self.cache._used(address, entry) is None or not self._serves(entry):
+        elif (entry := self.cache.entry(address)) is not None:
+            if not self._serves(entry):
                 return None
             found = entry.found
         else:
