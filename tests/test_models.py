@@ -319,3 +319,34 @@ def test_from_bytes_of_a_subclass_gives_the_subclass() -> None:
     assert type(tagged) is Tagged and tagged.os_name == "Linux"
     assert type(RawResponse.from_bytes(data)) is RawResponse
     assert attrs.asdict(tagged) == attrs.asdict(RawResponse.from_bytes(data))
+
+
+def test_decoded_records_are_exactly_the_public_classes_and_stay_frozen() -> None:
+    # The decoders build through a private subclass that allows assignment,
+    # then make the record its public class: nothing of that may show.
+    data = sample_response(os_name="Linux", last_nat=T).to_bytes()
+    raw = decode_response(data)
+    parsed = P0fResponse.from_raw(raw)
+    for record, public in ((raw, RawResponse), (parsed, P0fResponse)):
+        assert type(record) is public and record.__class__ is public
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            record.os_name = "x"  # type: ignore[misc]  # frozen on purpose
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            del record.os_name
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(record, "no_such", 1)
+    assert raw.os_name == "Linux" and parsed.os_name == "Linux"
+    assert parsed.raw is raw
+
+
+def test_from_raw_of_a_subclass_with_its_own_slots_gives_the_subclass() -> None:
+    @attrs.frozen
+    class Noted(P0fResponse):
+        note: str = "none"
+
+    raw = decode_response(sample_response(os_name="Windows").to_bytes())
+    noted = Noted.from_raw(raw)
+    assert type(noted) is Noted
+    assert noted.os_name == "Windows" and noted.raw is raw and noted.note == "none"
+    assert attrs.asdict(noted, recurse=False)["os_name"] == "Windows"
+    assert type(P0fResponse.from_raw(raw)) is P0fResponse

@@ -19,7 +19,7 @@ from ._errors import (
     NoMatchError,
     ProtocolError,
 )
-from ._models import P0fResponse, RawResponse, decode_raw
+from ._models import P0fResponse, RawResponse, decode_raw, parse_raw
 from ._wire import ADDR_IPV4, ADDR_IPV6
 
 # The wire constants the clients and the fake daemon take from here.
@@ -148,7 +148,7 @@ def check_status(raw: RawResponse, address: object) -> RawResponse:
 
 def parse(raw: RawResponse, address: object) -> P0fResponse:
     """The parsed view of an OK answer, or the status's exception."""
-    return P0fResponse.from_raw(check_status(raw, address))
+    return parse_raw(check_status(raw, address))
 
 
 def parse_or_none(raw: RawResponse, address: object) -> P0fResponse | None:

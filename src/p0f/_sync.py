@@ -30,7 +30,7 @@ from ._errors import (
     ProtocolError,
 )
 from ._enums import Status
-from ._models import P0fResponse, RawResponse, _from_raw
+from ._models import P0fResponse, RawResponse, parse_raw
 
 _RECV_SIZE: Final = 65536
 _OK: Final = int(Status.OK)
@@ -40,7 +40,7 @@ _T = TypeVar("_T")
 def _parsed_if_ok(raw: RawResponse) -> P0fResponse | RawResponse:
     """An OK answer parsed; any other left for the caller to raise, once
     the connection has nothing owed."""
-    return _from_raw(P0fResponse, raw) if raw.status == _OK else raw
+    return parse_raw(raw) if raw.status == _OK else raw
 
 
 def _as_is(raw: RawResponse) -> RawResponse:
@@ -375,7 +375,7 @@ class P0f(BaseClient):
         """
         raw = self._ask(encode_query(address))
         if raw.status == _OK:
-            return _from_raw(P0fResponse, raw)
+            return parse_raw(raw)
         return parse(raw, address)  # raises the status's error
 
     @overload
