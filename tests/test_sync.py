@@ -769,3 +769,33 @@ def test_a_forked_child_closes_its_copies_of_the_drainers_sockets(fake_p0f: Fake
         wait_until(lambda: fake_p0f.connection_count == 0)
     fake_p0f.stop()
     assert fake_p0f.harm == []
+
+
+class _ScriptedPoller:
+    """A stand-in for ``select.poll()`` that answers from a script and
+    records the timeouts it was given."""
+
+    def __init__(self, *answers: list[tuple[int, int]]) -> None:
+        self.answers = list(answers)
+        self.timeouts: list[float] = []
+
+    def poll(self, timeout: float) -> list[tuple[int, int]]:
+        self.timeouts.append(timeout)
+        return self.answers.pop(0)
+
+
+def test_a_wait_longer_than_one_poll_can_take_is_made_of_several() -> None:
+    # poll() takes a C int of milliseconds; 30 days is more than that.
+    deadline = _sync._Deadline(30 * 86400.0)
+    poller = _ScriptedPoller([], [], [(3, 1)])
+    deadline.wait(poller)  # type: ignore[arg-type]  # duck-typed on purpose
+    assert poller.timeouts[:2] == [_sync._LONGEST_POLL] * 2
+    assert 0 < poller.timeouts[2] <= _sync._LONGEST_POLL
+
+
+def test_a_wait_that_ends_with_nothing_to_read_is_a_timeout() -> None:
+    deadline = _sync._Deadline(5.0)
+    poller = _ScriptedPoller([])
+    with pytest.raises(P0fTimeoutError, match="within 5.0 s"):
+        deadline.wait(poller)  # type: ignore[arg-type]  # duck-typed on purpose
+    assert len(poller.timeouts) == 1 and 0 < poller.timeouts[0] <= 5000

@@ -85,9 +85,12 @@ class _Deadline:
             left = (self._at - time.monotonic()) * 1000
             if left <= 0:
                 raise self.expired()
-            if poller.poll(min(left, _LONGEST_POLL)):
+            if left > _LONGEST_POLL:
+                if poller.poll(_LONGEST_POLL):
+                    return
+            elif poller.poll(left):
                 return
-            if left <= _LONGEST_POLL:
+            else:
                 raise self.expired()
 
 
