@@ -11,6 +11,7 @@ import sys
 import termios
 import threading
 import time
+from typing import cast
 
 import attrs
 import pytest
@@ -31,7 +32,7 @@ from p0f import (
     RawResponse,
     encode_query,
 )
-from p0f import _sync
+from p0f import _drain, _sync
 from p0f._base import MAX_TIMEOUT
 from p0f._drain import pending as pending_drainers
 from p0f.testing import FakeP0f, Fault, sample_response
@@ -799,3 +800,78 @@ def test_a_wait_that_ends_with_nothing_to_read_is_a_timeout() -> None:
     with pytest.raises(P0fTimeoutError, match="within 5.0 s"):
         deadline.wait(poller)  # type: ignore[arg-type]  # duck-typed on purpose
     assert len(poller.timeouts) == 1 and 0 < poller.timeouts[0] <= 5000
+
+
+class _InterruptedAfter:
+    """A client's socket whose next ``send`` or ``recv`` does its work and
+    then raises, as a signal handler's exception can between a system call
+    and the line after it."""
+
+    def __init__(self, sock: socket.socket, call: str) -> None:
+        self._sock = sock
+        self._call: str | None = call
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+    def _interrupt(self, call: str) -> None:
+        if self._call == call:
+            self._call = None
+            raise KeyboardInterrupt
+
+    def send(self, data: bytes) -> int:
+        sent = self._sock.send(data)
+        self._interrupt("send")
+        return sent
+
+    def recv(self, size: int) -> bytes:
+        data = self._sock.recv(size)
+        self._interrupt("recv")
+        return data
+
+
+def _interrupt_next(client: P0f, call: str) -> None:
+    conn = client._conn
+    assert conn is not None
+    conn.sock = cast(socket.socket, _InterruptedAfter(conn.sock, call))
+
+
+def test_an_interrupt_after_a_send_leaves_the_answer_to_the_drainer(
+    fake_p0f: FakeP0f, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Written, not yet counted: the count says nothing is owed, but p0f
+    # will answer, and must not find the connection closed.
+    monkeypatch.setattr(_drain, "UNSURE_SETTLE", 1.0)
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=2)
+    assert client.query("192.0.2.1").total_conn == 1
+    fake_p0f.inject(Fault(delay=0.2), address="192.0.2.1")
+    _interrupt_next(client, "send")
+    with pytest.raises(KeyboardInterrupt):
+        client.query("192.0.2.1")
+    assert client._conn is None and pending_drainers() == 1
+    wait_until(lambda: pending_drainers() == 0 and fake_p0f.connection_count == 0)
+    fake_p0f.check()  # no answer written to a closed connection
+    assert len(fake_p0f.queries) == 2
+    assert client.query("192.0.2.1").total_conn == 1  # a new connection
+    client.close()
+
+
+def test_an_interrupt_after_a_recv_does_not_keep_the_connection_for_ever(
+    fake_p0f: FakeP0f, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Read, not yet counted: the count says an answer is owed that already
+    # came.  The drainer must not wait for it for the process's life (the
+    # connection would hold one of p0f's few slots).
+    monkeypatch.setattr(_drain, "UNSURE_QUIET", 0.3)
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.add_host("192.0.2.2", host_response(2))
+    client = P0f(fake_p0f.socket_path, timeout=2)
+    assert client.query("192.0.2.1").total_conn == 1
+    _interrupt_next(client, "recv")
+    with pytest.raises(KeyboardInterrupt):
+        client.query("192.0.2.2")
+    wait_until(lambda: pending_drainers() == 0 and fake_p0f.connection_count == 0)
+    fake_p0f.check()
+    assert client.query("192.0.2.2").total_conn == 2
+    client.close()

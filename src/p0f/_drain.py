@@ -18,6 +18,7 @@ caller, within what is left of that same grace.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import select
 import socket
@@ -31,6 +32,14 @@ EXIT_GRACE: Final = 2.0
 """Seconds a process waits at exit for answers still owed to given-up
 connections, so that a merely late daemon is not written to a closed socket."""
 
+UNSURE_QUIET: Final = 2.0
+"""Seconds a connection whose count of owed bytes cannot be trusted must
+stay silent before it is closed, while short of its count (see
+:func:`hand_off`)."""
+
+UNSURE_SETTLE: Final = 0.25
+"""The same, once its count is read: time for one more answer to come."""
+
 _READ_SIZE: Final = 65536
 
 
@@ -42,6 +51,9 @@ class _Drainer:
         # in whichever thread holds the lock, the drainer's own included.
         self.lock = threading.RLock()
         self.owed: dict[socket.socket, int] = {}
+        # Sockets whose count is not trusted: when each may be closed, if
+        # nothing arrives before then.
+        self.quiet_until: dict[socket.socket, float] = {}
         self.thread: threading.Thread | None = None
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
@@ -50,9 +62,11 @@ class _Drainer:
         self.exit_at: float | None = None  # set once the exit hook has run
         self.in_exit_hook = False
 
-    def add(self, sock: socket.socket, owed: int) -> None:
+    def add(self, sock: socket.socket, owed: int, unsure: bool = False) -> None:
         with self.lock:
             self.owed[sock] = owed
+            if unsure:
+                self.quiet_until[sock] = _quiet_until(owed)
             if self.exit_at is not None:
                 if not self.in_exit_hook:
                     self.drain_until(self.exit_at)
@@ -84,7 +98,23 @@ class _Drainer:
                     self.thread = None
                     return
                 socks = list(self.owed)
-            self.poll(socks, None)
+                timeout = self.until_quiet()
+            self.poll(socks, timeout)
+            with self.lock:
+                self.close_quiet()
+
+    def until_quiet(self) -> float | None:
+        """Seconds until the next unsure socket may be closed, if any."""
+        if not self.quiet_until:
+            return None
+        return max(0.0, min(self.quiet_until.values()) - time.monotonic())
+
+    def close_quiet(self) -> None:
+        """Close the unsure sockets that stayed silent for their time."""
+        now = time.monotonic()
+        for sock, until in list(self.quiet_until.items()):
+            if until <= now:
+                self.close(sock)
 
     def poll(self, socks: list[socket.socket], timeout: float | None) -> None:
         """Wait until one socket has bytes (or ``timeout`` passes); read them."""
@@ -97,7 +127,7 @@ class _Drainer:
                 by_fd[fd] = sock
                 poller.register(fd, select.POLLIN)
         try:
-            events = poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+            events = poller.poll(None if timeout is None else max(0, math.ceil(timeout * 1000)))
         except InterruptedError:
             return
         for fd, _ in events:
@@ -114,25 +144,34 @@ class _Drainer:
             owed = self.owed.get(sock)
             if owed is None:
                 return
+            # Unsure: its count may be short (a query written but not
+            # counted) or long (an answer read but not counted), so it is
+            # read past its count, and only silence ends it.
+            unsure = sock in self.quiet_until
             done = False
+            got = 0
             try:
-                while owed > 0:
+                while owed > 0 or unsure:
                     data = sock.recv(_READ_SIZE)
                     if not data:
                         done = True
                         break
                     owed -= len(data)
+                    got += len(data)
             except BlockingIOError:
                 pass
             except OSError:
                 done = True  # reset: nothing more will come
-            if done or owed <= 0:
+            if done or (owed <= 0 and not unsure):
                 self.close(sock)
-            else:
-                self.owed[sock] = owed
+                return
+            self.owed[sock] = owed
+            if unsure and got:
+                self.quiet_until[sock] = _quiet_until(owed)
 
     def close(self, sock: socket.socket) -> None:
         self.owed.pop(sock, None)
+        self.quiet_until.pop(sock, None)
         sock.close()
 
     def drain_until(self, end: float) -> None:
@@ -142,7 +181,9 @@ class _Drainer:
             left = end - time.monotonic()
             if left <= 0:
                 break
-            self.poll(list(self.owed), left)
+            quiet = self.until_quiet()
+            self.poll(list(self.owed), left if quiet is None else min(left, quiet))
+            self.close_quiet()
         for sock in list(self.owed):
             self.close(sock)
 
@@ -167,6 +208,7 @@ class _Drainer:
         for sock in list(self.owed):
             sock.close()
         self.owed.clear()
+        self.quiet_until.clear()
         self.wake_r.close()
         self.wake_w.close()
         self.wake_r, self.wake_w = socket.socketpair()
@@ -174,12 +216,25 @@ class _Drainer:
         self.wake_w.setblocking(False)
 
 
+def _quiet_until(owed: int) -> float:
+    return time.monotonic() + (UNSURE_QUIET if owed > 0 else UNSURE_SETTLE)
+
+
 _drainer = _Drainer()
 
 
-def hand_off(sock: socket.socket, owed: int) -> None:
-    """Take ``sock``, owed ``owed`` more answer bytes; close it once read."""
-    if owed <= 0:
+def hand_off(sock: socket.socket, owed: int, *, unsure: bool = False) -> None:
+    """Take ``sock``, owed ``owed`` more answer bytes; close it once read.
+
+    ``unsure``: the count cannot be trusted, because the caller was
+    interrupted (a signal handler's exception, say) between a ``send`` or a
+    ``recv`` and the counting of its bytes.  Too short, closing at the
+    count would leave p0f to write to a closed socket; too long, the wait
+    would never end.  Such a socket is closed once silent for
+    :data:`UNSURE_SETTLE` seconds after its count is read, or for
+    :data:`UNSURE_QUIET` seconds short of it: p0f answers within
+    microseconds unless it is stopped."""
+    if owed <= 0 and not unsure:
         sock.close()
         return
     try:
@@ -187,7 +242,7 @@ def hand_off(sock: socket.socket, owed: int) -> None:
     except OSError:
         sock.close()  # already dead: nothing will come
         return
-    _drainer.add(sock, owed)
+    _drainer.add(sock, owed, unsure)
 
 
 def exit_time_left() -> float:

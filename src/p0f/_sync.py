@@ -639,10 +639,12 @@ class P0f(BaseClient):
             raise P0fConnectionLostError(
                 f"p0f connection failed: {exc.strerror or exc}", exc.errno
             ) from exc
-        # Interrupted (KeyboardInterrupt, say) at a point the bookkeeping
-        # cannot vouch for: retire the connection.
+        # Interrupted (KeyboardInterrupt, or another signal handler's
+        # exception) maybe between a send() or a recv() and the counting of
+        # its bytes: the drainer reads until the connection is silent.
         self._conn = None
-        conn.retire(0.0)
+        conn.handed_off = True
+        _drain.hand_off(conn.sock, conn.pipe.owed_bytes, unsure=True)
         raise exc
 
 
