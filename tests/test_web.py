@@ -601,6 +601,45 @@ def test_a_failed_recheck_keeps_the_answer_held(caplog: pytest.LogCaptureFixture
     assert setup.lookup.backoff.is_open()
 
 
+def test_a_recheck_that_finds_no_data_keeps_the_answer_held() -> None:
+    # p0f forgot the host between the first ask and the HTTP recheck (it
+    # restarted, or made room in its host table): what it said stands.
+    for settle in (0.025, 0):
+        setup = Setup(settle=settle)
+        bare = answer()
+        client = StubClient(bare, no_match())
+        setup.lookup.lookup(client, A)
+        setup.clock.now += 1
+        found = setup.lookup.lookup(client, A)
+        assert found.answer is bare and found.cached
+        assert client.asked == [A, A]
+        assert setup.slept == []  # no settling: p0f had recorded the host
+        held = setup.lookup.cache.entry(A)
+        assert held is not None and held.rechecked and held.answer is bare
+        assert (held.asked_at, held.expires_at) == (1000.0, 1030.0)  # not renewed
+        for _ in range(3):  # not asked again, by either path
+            assert setup.lookup.known(A, None, None) == found
+            assert setup.lookup.lookup(NeverAsked(), A) == found
+        setup.clock.now += 29  # expired: asked afresh
+        assert setup.lookup.known(A, None, None) is None
+
+
+def test_a_rechecked_entry_expires_with_the_entry_it_marks() -> None:
+    clock = Clock()
+    cache = AnswerCache(30, 100, timer=clock)
+    cache.put(A, answer())
+    entry = cache.entry(A)
+    assert entry is not None
+    cache.put_rechecked(A, entry)
+    held = cache.entry(A)
+    assert held is not None and held.rechecked and held.expires_at == entry.expires_at
+    cache.put_rechecked(A, entry)  # no longer the one held: nothing changes
+    assert cache.entry(A) is held
+    clock.now += 31
+    cache.put(B, answer())  # drops what has expired, by the queue
+    assert len(cache) == 1 and cache.entry(A) is None
+
+
 class NeverAsked:
     """A client for a lookup that :meth:`Lookup.known` said needs no asking."""
 

@@ -548,14 +548,26 @@ class AnswerCache:
             entries[address] = entry
             self._queues[answer is None].append((address, entry))
 
+    def put_rechecked(self, address: IPAddress, entry: CacheEntry) -> None:
+        """Mark ``entry``, held for ``address``, as asked again: it keeps its
+        answer and its times (unless it was replaced or dropped since)."""
+        with self._lock:
+            if self._entries.get(address) is entry:
+                # Assigned to its key, it keeps its place in the order of use;
+                # its queue still holds the old entry, with the same time.
+                self._entries[address] = attrs.evolve(entry, rechecked=True)
+
     def _drop_expired(self, now: float) -> None:
-        # Under the lock.  A queued entry since replaced, evicted or found
-        # expired is no longer in the dictionary: only the queue forgets it.
+        # Under the lock.  A queued entry since replaced by a later one,
+        # evicted or found expired is no longer in the dictionary: only the
+        # queue forgets it.  (One marked rechecked is a copy with the same
+        # expiry, so it is the one held that has expired.)
         entries = self._entries
         for queue in self._queues:
             while queue and now >= queue[0][1].expires_at:
-                address, entry = queue.popleft()
-                if entries.get(address) is entry:
+                address, _ = queue.popleft()
+                held = entries.get(address)
+                if held is not None and now >= held.expires_at:
                     del entries[address]
 
     def clear(self) -> None:
@@ -828,6 +840,15 @@ class Lookup:
         # once _without_asking has said p0f is to be asked.
         timer = self.cache.timer
         outcome = yield _ASK
+        if outcome is None and entry is not None:
+            # The HTTP recheck of a held answer, and p0f has no data now: it
+            # has forgotten the host (restarted, or made room in its host
+            # table).  Settling is for connections p0f has not recorded
+            # yet, and "no data" would throw away what it said before:
+            # the answer held stands until it expires, not asked again.
+            self._answered()
+            self.cache.put_rechecked(address, entry)
+            return entry.found
         start = timer()
         for offset in self._schedule:
             if outcome is not None:
@@ -839,11 +860,14 @@ class Lookup:
         if isinstance(outcome, Exception):
             self._failed(address, outcome)
             return _unavailable(address) if entry is None else entry.found
+        self._answered()
+        self.cache.put(address, outcome, rechecked=entry is not None)
+        return _result(address, outcome, cached=False)
+
+    def _answered(self) -> None:
         down_for = self.backoff.success()
         if down_for is not None:
             self._log.warning("p0f answers again, after %.1f s of failed lookups", down_for)
-        self.cache.put(address, outcome, rechecked=entry is not None)
-        return _result(address, outcome, cached=False)
 
     def lookup(self, client: SyncQuerier, address: IPAddress | None) -> P0fLookup:
         """What p0f knows about ``address``, asked with a blocking client."""
