@@ -875,3 +875,35 @@ def test_an_interrupt_after_a_recv_does_not_keep_the_connection_for_ever(
     fake_p0f.check()
     assert client.query("192.0.2.2").total_conn == 2
     client.close()
+
+
+def test_an_interrupt_while_waiting_for_an_answer_keeps_the_count_trusted(
+    fake_p0f: FakeP0f, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C, or a gunicorn worker's abort, lands most often while the call
+    # waits in poll(): every byte sent and read is counted then, so the
+    # count is exact and silence must not end it.  A daemon slower than the
+    # unsure wait (stopped, or the connection still in its backlog) must
+    # find the connection open when it answers.
+    monkeypatch.setattr(_drain, "UNSURE_QUIET", 0.1)
+    monkeypatch.setattr(_drain, "UNSURE_SETTLE", 0.1)
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    client = P0f(fake_p0f.socket_path, timeout=30)
+    assert client.query("192.0.2.1").total_conn == 1
+    fake_p0f.inject(Fault(delay=1.5), address="192.0.2.1")
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            client.query("192.0.2.1")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert client._conn is None and pending_drainers() == 1
+    wait_until(lambda: pending_drainers() == 0 and fake_p0f.connection_count == 0)
+    fake_p0f.check()  # the late answer found its connection open
+    client.close()

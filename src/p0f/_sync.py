@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal, TypeVar, overload
 
-from . import _drain
+from . import _connection, _drain
 from ._base import (
     CONNECT_RETRY,
     DEFAULT_TIMEOUT,
@@ -92,6 +92,24 @@ class _Deadline:
                 return
             else:
                 raise self.expired()
+
+
+_COUNTING_MODULES: Final = (globals(), vars(_connection))
+
+
+def _interrupted_waiting(exc: BaseException) -> bool:
+    """Whether ``exc`` came while a call waited in :meth:`_Deadline.wait`:
+    the innermost of this package's frames it passed through (a Python
+    signal handler's own frame is inside it) is that wait, which counts
+    nothing.  Found from the traceback, so the hot path pays nothing."""
+    innermost = None
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if any(frame.f_globals is scope for scope in _COUNTING_MODULES):
+            innermost = frame.f_code
+        tb = tb.tb_next
+    return innermost is _Deadline.wait.__code__
 
 
 class _Dead(Exception):
@@ -640,11 +658,15 @@ class P0f(BaseClient):
                 f"p0f connection failed: {exc.strerror or exc}", exc.errno
             ) from exc
         # Interrupted (KeyboardInterrupt, or another signal handler's
-        # exception) maybe between a send() or a recv() and the counting of
-        # its bytes: the drainer reads until the connection is silent.
+        # exception).  While the call waited in poll(), where it spends
+        # nearly all its time, every byte is counted: the count is trusted,
+        # and never ended by silence.  Anywhere else it may have landed
+        # between a send() or a recv() and the counting of its bytes: the
+        # drainer reads until the connection is silent.
         self._conn = None
         conn.handed_off = True
-        _drain.hand_off(conn.sock, conn.pipe.owed_bytes, unsure=True)
+        unsure = not _interrupted_waiting(exc)
+        _drain.hand_off(conn.sock, conn.pipe.owed_bytes, unsure=unsure)
         raise exc
 
 
