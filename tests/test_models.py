@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import attrs
+import cattrs
 import pytest
 from hypothesis import given
 
@@ -337,6 +338,37 @@ def test_decoded_records_are_exactly_the_public_classes_and_stay_frozen() -> Non
             setattr(record, "no_such", 1)
     assert raw.os_name == "Linux" and parsed.os_name == "Linux"
     assert parsed.raw is raw
+    # The classes they are built through are no subclasses of theirs.
+    for public in (RawResponse, P0fResponse):
+        assert not [c for c in public.__subclasses__() if c.__module__ == "p0f._models"]
+
+
+def test_cattrs_include_subclasses_sees_only_the_users_subclasses() -> None:
+    from cattrs.strategies import include_subclasses
+
+    @attrs.frozen
+    class Tagged(RawResponse):
+        tag: str
+
+    converter = cattrs.Converter()
+    include_subclasses(RawResponse, converter)
+    plain = decode_response(sample_response(os_name="Linux").to_bytes())
+    tagged = Tagged(**attrs.asdict(plain), tag="t")
+    for record in (plain, tagged):
+        assert converter.structure(converter.unstructure(record), RawResponse) == record
+
+
+def test_a_parse_that_fails_leaves_no_half_built_record() -> None:
+    # The values are computed before the record is made: a traceback's
+    # frames hold no instance of the private building class.
+    raw = sample_response(bad_sw=7)
+    with pytest.raises(ValueError, match="BadSoftware") as failure:
+        P0fResponse.from_raw(raw)
+    tb = failure.value.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            assert not type(value).__name__.startswith("_building_")
+        tb = tb.tb_next
 
 
 def test_from_raw_of_a_subclass_with_its_own_slots_gives_the_subclass() -> None:
