@@ -1,9 +1,11 @@
 """The state of one connection to p0f, without the connection (sans-I/O).
 
 :class:`Pipeline` is to a p0f connection what h11's ``Connection`` is to an
-HTTP one: the shells (:mod:`p0f._sync`, :mod:`p0f._async`, the broker) move
+HTTP one: the clients' shells (:mod:`p0f._sync`, :mod:`p0f._async`) move
 bytes, keep time and map OS errors; everything those bytes mean is decided
-here:
+here.  (The broker keeps a ledger of its own: it forwards answers as bytes,
+checking only their magic and status, and never builds records.)  What
+is decided here:
 
 - which answer belongs to which caller (a token per owed answer, in order);
 - how many answer bytes the daemon still owes (p0f dies of SIGPIPE when it
