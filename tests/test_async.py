@@ -33,6 +33,7 @@ from p0f import (
     encode_response,
 )
 from p0f._drain import pending as pending_drainers
+from p0f._wire import RESPONSE_SIZE
 from p0f.testing import FakeP0f, Fault, no_match_response
 
 from .helpers import address, drainers_finish, host_response, spoiled, wait_until
@@ -553,6 +554,38 @@ def test_a_loop_closed_without_aclose_leaves_its_owed_answers_to_the_drainer(
     wait_until(lambda: fake_p0f.connection_count == 0)
     fake_p0f.stop()
     assert fake_p0f.harm == []
+
+
+def test_a_write_interrupted_after_it_happened_is_still_counted(fake_p0f: FakeP0f) -> None:
+    # A signal handler's exception (a loop run by hand keeps Python's own
+    # SIGINT handler) right after the transport took the bytes: the answer
+    # is owed all the same, and aclose() must wait for it.
+    fake_p0f.add_host("192.0.2.1", host_response(1))
+    fake_p0f.inject(Fault(delay=0.3))
+    client = AsyncP0f(fake_p0f.socket_path, timeout=2)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(client.query("192.0.2.1"))  # connected
+        conn = client._conns[0]
+        transport = conn._transport
+        assert transport is not None
+        write = transport.write
+
+        def write_then_interrupt(data: bytes | bytearray | memoryview) -> None:
+            transport.write = write  # type: ignore[method-assign]  # once
+            write(data)
+            raise KeyboardInterrupt
+
+        transport.write = write_then_interrupt  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(client.query("192.0.2.1"))
+        assert conn.pipe.owed_bytes == RESPONSE_SIZE
+        loop.run_until_complete(client.aclose())
+        wait_until(lambda: pending_drainers() == 0 and fake_p0f.connection_count == 0)
+    finally:
+        loop.close()
+    assert len(fake_p0f.queries) == 2
+    fake_p0f.check()  # the late answer was read, not written to a closed socket
 
 
 def test_a_client_with_connections_refuses_another_loop(fake_p0f: FakeP0f) -> None:

@@ -310,8 +310,12 @@ class _Connection(asyncio.BufferedProtocol):
         self._outgoing.clear()
         if transport is None or transport.is_closing() or not data:
             return  # a write failed; connection_lost() will fail the callers
-        transport.write(data)
+        # Counted first: an exception between the two (a signal handler's,
+        # with a loop run by hand) then leaves the count high, which holds
+        # the connection until exit; low, it would let a hand-off close it
+        # before p0f writes an answer (SIGPIPE).
         self.pipe.wrote(len(data))
+        transport.write(data)
 
     def _fail(self, failure: _Failure) -> None:
         self._why = failure
