@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import linecache
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Final, Literal, overload
 
 import attrs
